@@ -1,0 +1,329 @@
+"""Settings for agent.toml: pydantic models, loaded TOML < AGENT_* env < flags.
+
+Every section forbids unknown keys so a typo fails loudly (exit 2, naming the
+key and the file) instead of silently running with a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from agent_cli.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "agent.toml"
+ENV_PREFIX = "AGENT_"
+ENV_NESTED = "__"
+SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AgentSection(_Section):
+    repo: str = "."
+    state: str = ".agent/state.db"
+    committer: str = "agent-cli <agent-cli@localhost>"
+
+
+class SourceConfig(_Section):
+    name: str
+    kind: Literal["file", "command", "http", "junit"]
+    paths: list[str] = []
+    format: Literal["json", "text", "auto"] = "auto"
+    min_level: Literal["debug", "info", "warning", "error", "critical"] = "warning"
+    command: str | list[str] = ""
+    timeout_s: float = Field(30.0, gt=0)
+    url: str = ""
+    method: str = "GET"
+    expect_status: list[int] = [200]
+    max_latency_ms: float = Field(2000.0, gt=0)
+    expect_json: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> "SourceConfig":
+        needs = {"file": "paths", "junit": "paths", "command": "command", "http": "url"}[self.kind]
+        if not getattr(self, needs):
+            raise ValueError(f"a {self.kind} source needs '{needs}'")
+        return self
+
+
+class SeverityRule(_Section):
+    pattern: str
+    severity: Literal["P0", "P1", "P2", "P3", "P4"]
+    source: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class SeveritySection(_Section):
+    rules: list[SeverityRule] = []
+
+
+class LLMSection(_Section):
+    provider: Literal["auto", "anthropic", "offline"] = "auto"
+    model: str = "claude-sonnet-4-5"
+    base_url: str = ""
+    max_tokens: int = Field(4096, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    max_cost_per_issue_usd: float = Field(1.00, ge=0)
+    max_cost_per_day_usd: float = Field(20.00, ge=0)
+
+
+class ValidateSection(_Section):
+    commands: list[str] = ["python -m pytest -q"]
+    timeout_s: float = Field(900.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+
+
+class FixSection(_Section):
+    revert_max_age_h: float = Field(72.0, ge=0)
+
+
+class PolicySection(_Section):
+    autonomy_level: int = Field(1, ge=1, le=3)
+    protected_paths: list[str] = [
+        ".env*",
+        "**/migrations/**",
+        "**/billing/**",
+        "**/webhooks/stripe/**",
+        "vercel.json",
+    ]
+    approval_paths: list[str] = ["package.json", "pyproject.toml", "requirements*.txt", "**/auth/**"]
+    max_files_changed: int = Field(10, ge=1)
+    max_deploys_per_day: int = Field(10, ge=0)
+    max_fixes_per_hour: int = Field(5, ge=0)
+    max_rollbacks_per_issue: int = Field(3, ge=0)
+    min_confidence_auto: float = Field(0.90, ge=0, le=1)
+    min_confidence_notify: float = Field(0.70, ge=0, le=1)
+    min_confidence_approval: float = Field(0.50, ge=0, le=1)
+    cancel_window_s: int = Field(3600, ge=0)
+    approval_timeout_h: float = Field(24.0, gt=0)
+    business_hours: str = ""
+    timezone: str = "UTC"
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_format(cls, value: str) -> str:
+        import re
+
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected HH:MM-HH:MM, e.g. 09:00-18:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> "PolicySection":
+        if not (self.min_confidence_auto >= self.min_confidence_notify >= self.min_confidence_approval):
+            raise ValueError("confidence bands must satisfy auto >= notify >= approval")
+        return self
+
+
+class EnvironmentConfig(_Section):
+    branch: str = ""
+    remote: str = "origin"
+    deploy_command: str = ""
+    status_command: str = ""
+    rollback_command: str = ""
+    health_urls: list[str] = []
+    deploy_timeout_s: float = Field(600.0, gt=0)
+    baseline_s: int = Field(1800, ge=0)
+    monitor_s: int = Field(600, ge=0)
+    interval_s: int = Field(60, gt=0)
+    max_consecutive_failures: int = Field(3, ge=1)
+    max_consecutive_errors: int = Field(4, ge=1)
+    max_error_rate_increase_pct: float = Field(50.0, ge=0)
+    max_latency_factor: float = Field(2.0, gt=0)
+    rollback_verify_s: int = Field(120, ge=0)
+
+
+# Defaults per environment name; a user's table overrides key by key.
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "staging": {"branch": "staging"},
+    "production": {"branch": "main", "monitor_s": 1800, "interval_s": 300, "max_consecutive_failures": 2},
+}
+
+
+class NotifySection(_Section):
+    slack_webhook_url: SecretStr = SecretStr("")
+    discord_webhook_url: SecretStr = SecretStr("")
+    google_chat_webhook_url: SecretStr = SecretStr("")
+    webhook_url: SecretStr = SecretStr("")
+
+
+class Settings(BaseSettings):
+    """The whole agent.toml. `config_path` and `root` are set by `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED,
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    agent: AgentSection = AgentSection()
+    sources: list[SourceConfig] = []
+    severity: SeveritySection = SeveritySection()
+    llm: LLMSection = LLMSection()
+    validate_: ValidateSection = Field(ValidateSection(), alias="validate")
+    fix: FixSection = FixSection()
+    policy: PolicySection = PolicySection()
+    environments: dict[str, EnvironmentConfig] = Field(
+        default_factory=lambda: {name: EnvironmentConfig(**d) for name, d in ENVIRONMENT_DEFAULTS.items()}
+    )
+    notify: NotifySection = NotifySection()
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _environment_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {}
+        for name, table in value.items():
+            if isinstance(table, BaseModel):
+                table = table.model_dump(exclude_unset=True)
+            base = {"branch": name, **ENVIRONMENT_DEFAULTS.get(name, {})}
+            merged[name] = {**base, **table} if isinstance(table, dict) else table
+        return merged
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> "Settings":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate source name(s): {', '.join(dupes)}")
+        return self
+
+    # Resolved locations, filled in by load_settings (not config keys).
+    _config_path: Path | None = None
+
+    @property
+    def config_path(self) -> Path | None:
+        return self._config_path
+
+    @property
+    def repo_path(self) -> Path:
+        base = self._config_path.parent if self._config_path else Path.cwd()
+        return (base / self.agent.repo).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return (self.repo_path / self.agent.state).resolve()
+
+
+class _TomlDataSource(PydanticBaseSettingsSource):
+    """Feeds already-parsed TOML to pydantic-settings as the lowest-priority source."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+# Secrets may come from the environment only: a TOML file is often committed.
+SECRET_KEYS = {("notify", k) for k in NotifySection.model_fields}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"no config file at {path} (run `agent init` or pass --config)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for section, key in sorted(SECRET_KEYS):
+        table = data.get(section)
+        if isinstance(table, dict) and table.get(key):
+            env = f"{ENV_PREFIX}{section.upper()}{ENV_NESTED}{key.upper()}"
+            raise ConfigError(f"{path}: {section}.{key}: secrets may come from the environment only; set {env}")
+    return data
+
+
+def _describe(error: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for item in error.get("loc", ()):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + ("validate" if item == "validate_" else str(item)))
+    return "".join(parts) or "(top level)"
+
+
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", ENV_NESTED).upper()
+
+
+def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *, require_repo: bool = True) -> Settings:
+    """Load agent.toml, then AGENT_* environment, then `overrides` (from flags).
+
+    Raises ConfigError with one line naming the key and the file.
+    """
+    config_path = config_path.expanduser().absolute()
+    data = read_toml(config_path)
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]
+            return (init_settings, env_settings, _TomlDataSource(settings_cls, data))
+
+    try:
+        settings: Settings = _Loaded(**(overrides or {}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _describe(first)
+        origin = f" (from {_env_name(key)})" if _env_name(key) in os.environ else ""
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{config_path}: {key}: {first['msg']}{origin}{more}") from None
+    settings._config_path = config_path
+    if require_repo:
+        repo = settings.repo_path
+        if not repo.is_dir():
+            raise ConfigError(f"{config_path}: agent.repo: repository {repo} does not exist")
+        if not (repo / ".git").exists():
+            raise ConfigError(f"{config_path}: agent.repo: {repo} is not a git repository")
+    return settings
+
+
+def template_text() -> str:
+    """The agent.toml template written by `agent init` (the bundled config.example.toml)."""
+    from importlib.resources import files
+
+    return files("agent_cli").joinpath("config.example.toml").read_text(encoding="utf-8")

@@ -1,0 +1,75 @@
+"""The kill switch and the dashboard: pause, resume, status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from agent_cli import audit
+from agent_cli.config import Settings
+from agent_cli.errors import PolicyRefused
+from agent_cli.state import ISSUE_STATUSES, State, utcnow
+
+PAUSE_KEY = "paused"
+
+
+def pause_state(state: State) -> dict[str, Any]:
+    return state.get_setting(PAUSE_KEY) or {"paused": False}
+
+
+def pause(state: State, reason: str) -> dict[str, Any]:
+    """Stop every step that changes code or environments until `resume`."""
+    current = pause_state(state)
+    if current.get("paused"):
+        return {**current, "changed": False}
+    value = {"paused": True, "reason": reason or "no reason given", "since": utcnow()}
+    with state.transaction():
+        state.set_setting(PAUSE_KEY, value)
+        audit.record(state, step="pause", decision="paused", reason=value["reason"])
+    return {**value, "changed": True}
+
+
+def resume(state: State) -> dict[str, Any]:
+    current = pause_state(state)
+    if not current.get("paused"):
+        return {"paused": False, "changed": False}
+    with state.transaction():
+        state.set_setting(PAUSE_KEY, {"paused": False})
+        audit.record(state, step="resume", decision="resumed", reason=f"pause since {current.get('since')} lifted")
+    return {"paused": False, "changed": True}
+
+
+def ensure_not_paused(state: State, step: str) -> None:
+    """Steps that change code or environments call this first."""
+    current = pause_state(state)
+    if current.get("paused"):
+        raise PolicyRefused(f"agent is paused ({current.get('reason')}); `agent {step}` changes nothing until `agent resume`", rule="paused")
+
+
+def status(settings: Settings, state: State) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    hour_ago = (now - timedelta(hours=1)).isoformat()
+    counts = state.issue_counts_by_status()
+    policy = settings.policy
+    paused = pause_state(state)
+    return {
+        "level": policy.autonomy_level,
+        "paused": bool(paused.get("paused")),
+        "paused_reason": paused.get("reason"),
+        "paused_since": paused.get("since"),
+        "last_run": state.last_run(),
+        "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
+        "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),
+        "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
+        "limits": {
+            "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
+            "fixes_last_hour": {"used": state.count("SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= ?", [hour_ago]), "max": policy.max_fixes_per_hour},
+            "llm_cost_today_usd": {
+                "used": round(float(state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE ts >= ?", [day_start]).fetchone()[0]), 4),
+                "max": settings.llm.max_cost_per_day_usd,
+            },
+        },
+        "state": str(state.path),
+        "repo": str(settings.repo_path),
+    }

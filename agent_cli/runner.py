@@ -1,0 +1,72 @@
+"""A mutating invocation: state opened, run lock held, run recorded, audit at hand."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from agent_cli import audit
+from agent_cli.config import Settings
+from agent_cli.errors import AgentError
+from agent_cli.lock import RunLock, describe_holder
+from agent_cli.state import State, utcnow
+
+
+@dataclass
+class Run:
+    settings: Settings
+    state: State
+    run_id: str
+    command: str
+
+    def audit(self, *, step: str, decision: str, reason: str, issue_id: int | None = None, details: dict[str, Any] | None = None) -> int:
+        return audit.record(
+            self.state, step=step, decision=decision, reason=reason, issue_id=issue_id, details=details, run_id=self.run_id
+        )
+
+
+@contextmanager
+def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> Iterator[Run]:
+    """Hold the run lock for one step. Raises LockHeld (exit 75) when another run has it."""
+    state = State.open(settings.state_path)
+    lock = RunLock(settings.state_path)
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        stale = lock.acquire(command=command, run_id=run_id, timeout=lock_timeout)
+    except BaseException:
+        state.close()
+        raise
+    outcome, exit_code = "ok", 0
+    try:
+        state.start_run(run_id, command, os.getpid(), socket.gethostname())
+        run = Run(settings, state, run_id, command)
+        if stale is not None:
+            _repair_after_kill(run, stale)
+        try:
+            yield run
+        except AgentError as exc:
+            outcome, exit_code = type(exc).__name__, exc.exit_code
+            raise
+        except BaseException as exc:
+            outcome, exit_code = f"crashed: {type(exc).__name__}", 1
+            raise
+        finally:
+            state.finish_run(run_id, outcome, exit_code)
+    finally:
+        lock.release()
+        state.close()
+
+
+def _repair_after_kill(run: Run, stale: dict[str, Any]) -> None:
+    """The previous holder died holding the lock: close its run and audit the takeover."""
+    with run.state.transaction() as db:
+        db.execute(
+            "UPDATE runs SET finished_at = ?, outcome = 'killed', exit_code = -9 WHERE finished_at IS NULL AND id != ?",
+            [utcnow(), run.run_id],
+        )
+        run.audit(step="lock", decision="takeover", reason=f"took over the run lock left by {describe_holder(stale)}", details=stale)

@@ -1,0 +1,332 @@
+"""The SQLite state file: connection, named migrations, small typed helpers.
+
+Migrations are functions named `mNNN_...`, appended to MIGRATIONS and never
+edited once released; sqlite-utils records each in `_sqlite_migrations` and
+applies it in a transaction with that record.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from agent_cli.errors import StateError
+
+ISSUE_STATUSES = (
+    "detected",
+    "diagnosed",
+    "fix_ready",
+    "awaiting_approval",
+    "staging",
+    "production",
+    "resolved",
+    "rolled_back",
+    "needs_human",
+    "ignored",
+)
+
+MIGRATIONS = Migrations("agent_cli")
+
+
+def utcnow() -> str:
+    """ISO-8601 UTC with microseconds; sorts as text."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    statements = [
+        """CREATE TABLE issues (
+            id INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL UNIQUE,
+            fingerprint_version INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            exception_type TEXT,
+            template TEXT,
+            source TEXT,
+            severity TEXT NOT NULL,
+            severity_rule TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'detected',
+            status_reason TEXT,
+            count INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            affected_users INTEGER NOT NULL DEFAULT 0,
+            request_paths TEXT NOT NULL DEFAULT '[]',
+            auto_fixable INTEGER NOT NULL DEFAULT 0,
+            auto_fixable_reason TEXT,
+            regressions INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX issues_status ON issues(status)",
+        """CREATE TABLE issue_users (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            user_id TEXT NOT NULL,
+            PRIMARY KEY (issue_id, user_id)
+        )""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            ts TEXT NOT NULL,
+            source TEXT NOT NULL,
+            path TEXT,
+            line INTEGER,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            exception_type TEXT,
+            frames TEXT NOT NULL DEFAULT '[]',
+            request TEXT NOT NULL DEFAULT '{}',
+            user_id TEXT,
+            raw TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_issue ON events(issue_id)",
+        """CREATE TABLE diagnoses (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            created_at TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            root_cause TEXT NOT NULL,
+            affected_files TEXT NOT NULL DEFAULT '[]',
+            fix_strategy TEXT NOT NULL,
+            provider_confidence REAL NOT NULL,
+            confidence REAL NOT NULL,
+            adjustments TEXT NOT NULL DEFAULT '[]',
+            requires_human_approval INTEGER NOT NULL DEFAULT 0,
+            estimated_fix_minutes INTEGER,
+            culprit TEXT NOT NULL DEFAULT '{}',
+            suspect_commit TEXT NOT NULL DEFAULT '{}',
+            cost_usd REAL NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX diagnoses_issue ON diagnoses(issue_id)",
+        """CREATE TABLE fixes (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            attempt INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            status TEXT NOT NULL,
+            branch TEXT,
+            base_sha TEXT,
+            sha TEXT,
+            summary TEXT,
+            diff TEXT,
+            files TEXT NOT NULL DEFAULT '[]',
+            validation TEXT NOT NULL DEFAULT '[]',
+            confidence REAL,
+            reason TEXT
+        )""",
+        "CREATE INDEX fixes_issue ON fixes(issue_id)",
+        """CREATE TABLE deployments (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER REFERENCES issues(id),
+            fix_id INTEGER REFERENCES fixes(id),
+            env TEXT NOT NULL,
+            status TEXT NOT NULL,
+            sha TEXT,
+            previous_sha TEXT,
+            started_at TEXT NOT NULL,
+            decided_at TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX deployments_status ON deployments(status)",
+        """CREATE TABLE health_samples (
+            id INTEGER PRIMARY KEY,
+            deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+            ts TEXT NOT NULL,
+            ok INTEGER,
+            http_status INTEGER,
+            latency_ms REAL,
+            error_rate REAL,
+            error TEXT
+        )""",
+        """CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER REFERENCES issues(id),
+            action TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            reason TEXT,
+            requested_at TEXT NOT NULL,
+            expires_at TEXT,
+            decided_at TEXT,
+            decided_by TEXT,
+            decision_reason TEXT
+        )""",
+        """CREATE TABLE llm_calls (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            issue_id INTEGER,
+            step TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            latency_ms REAL,
+            outcome TEXT NOT NULL,
+            prompt TEXT,
+            response TEXT
+        )""",
+        "CREATE INDEX llm_calls_ts ON llm_calls(ts)",
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE scan_cursors (
+            source TEXT NOT NULL,
+            path TEXT NOT NULL,
+            device INTEGER,
+            inode INTEGER,
+            offset INTEGER NOT NULL DEFAULT 0,
+            head_hash TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, path)
+        )""",
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            command TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            outcome TEXT,
+            exit_code INTEGER
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            run_id TEXT,
+            issue_id INTEGER,
+            step TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_issue ON audit(issue_id)",
+        # The audit log is append-only; triggers refuse edits so only someone
+        # bypassing SQLite's own rules can alter it, and `audit verify` sees that.
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+class State:
+    """An open state file. Use `State.open(path)`; close with `close()` or `with`."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> "State":
+        if not path.exists() and not create:
+            raise StateError(f"no state file at {path} (run `agent init`)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=30)
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            db.execute("PRAGMA busy_timeout = 30000")
+            with db.ensure_autocommit_on():
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            state = cls(db, path)
+            state.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state file {path} cannot be used: {exc}") from None
+        except OSError as exc:
+            raise StateError(f"state file {path} cannot be created: {exc.strerror or exc}") from None
+        return state
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns their names. Safe under concurrency."""
+        if not MIGRATIONS.pending(self.db):
+            return []
+        # BEGIN IMMEDIATE serialises two processes migrating the same new file;
+        # sqlite-utils nests each migration in a savepoint inside it.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            pending = [m.name for m in MIGRATIONS.pending(self.db)]
+            MIGRATIONS.apply(self.db)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.rollback()
+            raise
+        return pending
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "State":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction (BEGIN IMMEDIATE, so writers queue rather than fail)."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    # settings -----------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [key, json.dumps(value), utcnow()],
+            )
+
+    # runs ---------------------------------------------------------------
+    def start_run(self, run_id: str, command: str, pid: int, host: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO runs(id, command, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
+                [run_id, command, utcnow(), pid, host],
+            )
+
+    def finish_run(self, run_id: str, outcome: str, exit_code: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ? WHERE id = ?",
+                [utcnow(), outcome, exit_code, run_id],
+            )
+
+    def last_run(self) -> dict[str, Any] | None:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
+        row = cur.fetchone()
+        return None if row is None else dict(zip([c[0] for c in cur.description], row))
+
+    # issues -------------------------------------------------------------
+    def issue_counts_by_status(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM issues GROUP BY status").fetchall()
+        return {status: count for status, count in rows}
+
+    def count(self, sql: str, params: list[Any] | None = None) -> int:
+        return int(self.db.execute(sql, params or []).fetchone()[0])
