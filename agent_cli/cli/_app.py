@@ -12,7 +12,6 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -23,11 +22,9 @@ from agent_cli.errors import EXIT_FAILED, AgentError
 
 
 class AgentGroup(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit, typer.Abort):
-            raise
         except AgentError as exc:
             _fail(ctx, exc.message, exc.exit_code)
         except KeyboardInterrupt:
@@ -37,18 +34,25 @@ class AgentGroup(TyperGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except Exception as exc:  # the one place an unexpected error is caught
+            if _is_cli_flow(exc):
+                raise
             out = _output(ctx)
             if out.verbose:
                 traceback.print_exc(file=sys.stderr)
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)", EXIT_FAILED)
 
 
-def _output(ctx: click.Context) -> Output:
+def _is_cli_flow(exc: BaseException) -> bool:
+    """Exit, Abort and usage errors belong to click / Typer (which may vendor click)."""
+    return type(exc).__module__.split(".")[0] in {"click", "typer"}
+
+
+def _output(ctx: typer.Context) -> Output:
     obj = ctx.find_object(AppContext)
     return obj.out if obj is not None else Output()
 
 
-def _fail(ctx: click.Context, message: str, code: int) -> None:
+def _fail(ctx: typer.Context, message: str, code: int) -> None:
     out = _output(ctx)
     out.error(message)
     if out.json_mode:

@@ -1,0 +1,99 @@
+"""Shared fixtures: real git repositories, real state files, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent_cli.cli import app
+
+AGENT_BIN = Path(sys.executable).with_name("agent")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.invalid",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No test may see the developer's keys, config or git identity.
+    for name in list(os.environ):
+        if name.startswith(("AGENT_", "ANTHROPIC_", "GIT_")):
+            monkeypatch.delenv(name, raising=False)
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir(exist_ok=True)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "agent.toml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".agent" / "state.db"
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """In-process, through Typer's CliRunner."""
+        runner = CliRunner()
+        r = runner.invoke(app, ["-c", str(self.config), *args], env=env, catch_exceptions=False)
+        return Result(r.exit_code, r.stdout, r.stderr)
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
+        """A real subprocess of the installed `agent` script."""
+        p = subprocess.run(
+            [str(AGENT_BIN), "-c", str(self.config), *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
+        return Result(p.returncode, p.stdout, p.stderr)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.py").write_text("def handler(request):\n    return {'ok': True}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+@pytest.fixture
+def project(repo: Path) -> Project:
+    p = Project(repo)
+    result = p.cli("init")
+    assert result.exit_code == 0, result.stderr
+    return p
