@@ -241,6 +241,9 @@ class State:
             db.execute("PRAGMA busy_timeout = 30000")
             with db.ensure_autocommit_on():
                 db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL never corrupts the file; a power cut may lose the
+            # last commit, which the next run redoes (every step is resumable).
+            db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             state = cls(db, path)
             state.migrate()
@@ -330,3 +333,35 @@ class State:
 
     def count(self, sql: str, params: list[Any] | None = None) -> int:
         return int(self.db.execute(sql, params or []).fetchone()[0])
+
+
+@MIGRATIONS()
+def m002_scan_metrics(db: sqlite_utils.Database) -> None:
+    statements = [
+        # Per-issue counts per minute: frequency windows and the P1 escalation.
+        """CREATE TABLE issue_minutes (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            minute TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (issue_id, minute)
+        )""",
+        # Error-rate metrics per source per minute (events / lines seen), for verify.
+        """CREATE TABLE source_metrics (
+            source TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            lines INTEGER NOT NULL DEFAULT 0,
+            events INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, minute)
+        )""",
+        """CREATE TABLE source_errors (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+        "ALTER TABLE scan_cursors ADD COLUMN line_no INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE scan_cursors ADD COLUMN skipping INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE issues ADD COLUMN culprit TEXT",
+    ]
+    for sql in statements:
+        db.execute(sql)

@@ -2,7 +2,7 @@ from typing import Optional
 
 import typer
 
-from agent_cli.cli._context import not_implemented
+from agent_cli.cli._context import app_context
 
 app = typer.Typer()
 
@@ -14,4 +14,18 @@ def issues_command(
     severity: Optional[str] = typer.Option(None, "--severity", help="Only issues of this severity (P0..P4)."),
 ) -> None:
     """List issues."""
-    not_implemented("issues")
+    from agent_cli.issues import list_issues
+
+    appctx = app_context(ctx)
+    with appctx.state() as state:
+        rows = list_issues(state, status=status, severity=severity)
+    out = appctx.out
+
+    def render() -> None:
+        if not rows:
+            out.line("no issues")
+            return
+        out.table(["id", "sev", "status", "count", "users", "last seen", "title"],
+                  [(r["id"], r["severity"], r["status"], r["count"], r["affected_users"], r["last_seen"][:19], r["title"][:100]) for r in rows])
+
+    out.result({"issues": rows}, render)

@@ -1,0 +1,293 @@
+"""Events and the pure functions that read them out of log text.
+
+Nothing here does I/O: a block of text (one log record, possibly a multi-line
+stack trace) goes in, an Event comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LEVEL_RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+RAW_LIMIT = 8192  # bytes of raw text kept per event
+
+_LEVEL_WORDS = {
+    "TRACE": "debug", "DEBUG": "debug", "DBG": "debug",
+    "INFO": "info", "NOTICE": "info", "INF": "info",
+    "WARN": "warning", "WARNING": "warning", "WRN": "warning",
+    "ERROR": "error", "ERR": "error", "SEVERE": "error",
+    "FATAL": "critical", "CRITICAL": "critical", "CRIT": "critical", "ALERT": "critical",
+    "EMERG": "critical", "EMERGENCY": "critical", "PANIC": "critical",
+}
+_PINO_LEVELS = {10: "debug", 20: "debug", 30: "info", 40: "warning", 50: "error", 60: "critical"}
+
+# A level word standing alone near the start of a line: "ERROR", "[error]", "level=warn", "<E>" not supported.
+_TEXT_LEVEL = re.compile(
+    r"(?:^|[\s\[|(<:=\"'])(?P<level>TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|SEVERE|FATAL|CRIT(?:ICAL)?|ALERT|EMERG(?:ENCY)?|PANIC)(?=$|[\s\]|)>:,\"'])",
+    re.IGNORECASE,
+)
+_TIMESTAMP = re.compile(
+    r"(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
+)
+_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
+_JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::\d+)?\)?\s*$")
+_JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w.$<>/]+)\((?P<file>[^():]+)(?::(?P<line>\d+))?\)\s*$")
+_PY_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault|Timeout|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
+_EXC_IN_TEXT = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception|Fault))(?::\s(?P<msg>.*)|$)")
+_CAUSED_BY = re.compile(r"^Caused by: (?P<type>[\w.$]+)(?::\s?(?P<msg>.*))?$")
+_REQUEST = re.compile(r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)")
+_STATUS = re.compile(r"(?:\bstatus(?:_code)?[=: ]+|\" )(?P<status>[1-5]\d\d)\b")
+_USER = re.compile(r"\buser(?:_id|Id)?[=:]\s*\"?(?P<user>[\w.@+-]+)")
+_PREFIX = re.compile(
+    r"^\W*(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\W*)?"
+    r"(?:\[?\w+\]?\s+)?$"
+)
+CHAIN_MARKERS = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
+
+
+@dataclass
+class Frame:
+    file: str
+    line: int | None
+    function: str
+    in_app: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Event:
+    source: str
+    level: str
+    message: str
+    raw: str
+    ts: str | None = None
+    path: str | None = None
+    line: int | None = None
+    exception_type: str | None = None
+    exception_message: str | None = None
+    frames: list[Frame] = field(default_factory=list)
+    request: dict[str, Any] = field(default_factory=dict)
+    user_id: str | None = None
+    kind: str = "log"  # log | probe | test
+    # Set by grouping:
+    fingerprint: str = ""
+    template: str = ""
+    severity: str = ""
+    severity_rule: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.exception_type:
+            return f"{self.exception_type}: {self.template}" if self.template else self.exception_type
+        return self.template or self.message[:200]
+
+    @property
+    def grouping_text(self) -> str:
+        """What the template is made of: the exception's own message when there is one."""
+        return self.exception_message if self.exception_type and self.exception_message else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["frames"] = [f.as_dict() for f in self.frames]
+        return d
+
+
+def level_at_least(level: str, minimum: str) -> bool:
+    return LEVEL_RANK.get(level, 0) >= LEVEL_RANK[minimum]
+
+
+def _level_word(word: str) -> str:
+    return _LEVEL_WORDS.get(word.upper(), "info")
+
+
+def _is_vendored(file: str) -> bool:
+    from agent_cli.paths import is_vendored
+
+    return is_vendored(file)
+
+
+def parse_frames(lines: list[str]) -> list[Frame]:
+    frames: list[Frame] = []
+    for text in lines:
+        m = _PY_FRAME.match(text)
+        if m:
+            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "<module>").strip(), not _is_vendored(m["file"])))
+            continue
+        m = _JAVA_FRAME.match(text)
+        if m and m["file"].endswith((".java", ".kt", ".scala", ".groovy")):
+            func = m["func"]
+            vendored = func.startswith(("java.", "javax.", "sun.", "jdk.", "kotlin.", "scala."))
+            frames.append(Frame(m["file"], int(m["line"]) if m["line"] else None, func, not vendored))
+            continue
+        m = _JS_FRAME.match(text)
+        if m:
+            func = (m["func"] or "<anonymous>").strip()
+            frames.append(Frame(m["file"], int(m["line"]), func, not _is_vendored(m["file"])))
+    return frames
+
+
+def _python_exception(lines: list[str]) -> tuple[str | None, str | None]:
+    """The last exception line of a Python traceback (the one that propagated)."""
+    seen_traceback = False
+    found: tuple[str | None, str | None] = (None, None)
+    for text in lines:
+        if text.startswith("Traceback (most recent call last)"):
+            seen_traceback = True
+            continue
+        if seen_traceback and text and not text[0].isspace():
+            m = _PY_EXC_LINE.match(text.strip())
+            if m:
+                found = (m["type"], (m["msg"] or "").strip())
+    return found
+
+
+def python_traceback_complete(lines: list[str]) -> bool:
+    """A Python traceback is complete once an exception line follows its last frame."""
+    if not any(t.startswith("Traceback (most recent call last)") for t in lines):
+        return True
+    last = next((t for t in reversed(lines) if t.strip()), "")
+    return bool(last and not last[0].isspace() and _PY_EXC_LINE.match(last.strip()) and not last.startswith("Traceback"))
+
+
+def _strip_prefix(head: str, level_match: re.Match[str] | None) -> str:
+    """The message part of a text log line: after the level word and a logger name."""
+    if level_match is not None and _PREFIX.match(head[: level_match.start("level")]):
+        rest = head[level_match.end("level"):].lstrip(" ]|:>-")
+        # "ERROR app.views: msg" / "ERROR [app.views] msg"
+        m = re.match(r"^(?:\[[^\]]{1,80}\]|[\w.$-]{1,80}:)\s+(.*)$", rest)
+        return (m.group(1) if m else rest).strip()
+    return head.strip()
+
+
+def _first(d: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if "." in key:
+            outer, inner = key.split(".", 1)
+            value = d.get(outer)
+            if isinstance(value, dict) and inner in value:
+                return value[inner]
+        elif key in d and d[key] not in (None, ""):
+            return d[key]
+    return None
+
+
+def parse_json_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Fields of a structured log record: level, message, ts, stack text, request, user."""
+    level_value = _first(record, "level", "levelname", "severity", "lvl", "log.level", "log_level")
+    if isinstance(level_value, (int, float)) and not isinstance(level_value, bool):
+        level = _PINO_LEVELS.get(int(level_value) // 10 * 10, "info")
+    elif isinstance(level_value, str):
+        level = _level_word(level_value.strip())
+    else:
+        level = "info"
+    message = _first(record, "message", "msg", "event", "error.message", "err.message")
+    stack = _first(record, "exc_info", "exception", "stack", "stack_trace", "stacktrace", "traceback", "error.stack", "err.stack")
+    if isinstance(stack, dict):
+        stack = stack.get("stack") or stack.get("stacktrace") or json.dumps(stack)
+    request = {}
+    path = _first(record, "path", "url", "route", "request.path", "req.url", "http.path")
+    method = _first(record, "method", "request.method", "req.method", "http.method")
+    status = _first(record, "status", "status_code", "statusCode", "response.status", "res.statusCode", "http.status_code")
+    if isinstance(path, str):
+        request["path"] = path.split("?", 1)[0]
+    if isinstance(method, str):
+        request["method"] = method.upper()
+    if isinstance(status, (int, str)) and str(status).isdigit():
+        request["status"] = int(status)
+    user = _first(record, "user", "user_id", "userId")
+    if isinstance(user, dict):
+        user = user.get("id") or user.get("email")
+    return {
+        "level": level,
+        "message": "" if message is None else str(message),
+        "ts": _first(record, "timestamp", "time", "ts", "@timestamp", "asctime"),
+        "stack": stack if isinstance(stack, str) else None,
+        "request": request,
+        "user": None if user is None else str(user),
+        "exception_type": _first(record, "exc_type", "error.type", "err.type", "exception_type"),
+    }
+
+
+def _maybe_exception(text: str) -> bool:
+    return "rror" in text or "xception" in text or "Fault" in text
+
+
+def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
+    """One log record (first line plus its continuation lines) to an Event."""
+    raw = text[:RAW_LIMIT]
+    lines = text.split("\n")
+    head = lines[0]
+    record: dict[str, Any] | None = None
+    if fmt != "text" and head.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(head)
+            record = parsed if isinstance(parsed, dict) else None
+        except ValueError:
+            record = None  # a truncated JSON line is read as text
+    level_match: re.Match[str] | None = None
+    if record is not None:
+        fields = parse_json_record(record)
+        level, message, ts = fields["level"], fields["message"], fields["ts"]
+        stack_lines = (fields["stack"] or "").split("\n") + lines[1:]
+        request, user = fields["request"], fields["user"]
+        exc_type = fields["exception_type"]
+    else:
+        level_match = _TEXT_LEVEL.search(head[:200])
+        level = _level_word(level_match["level"]) if level_match else "info"
+        message = _strip_prefix(head, level_match)
+        ts_match = _TIMESTAMP.search(head[:64])
+        ts = ts_match["ts"] if ts_match else None
+        stack_lines = lines
+        request = {}
+        # Cheap substring checks first: these regexes run for every event.
+        m = _REQUEST.search(head) if " /" in head else None
+        if m:
+            request = {"method": m["method"], "path": m["path"]}
+        m = _STATUS.search(head) if ("status" in head or '" ' in head) else None
+        if m:
+            request["status"] = int(m["status"])
+        m = _USER.search(head) if ("user" in head or "User" in head) else None
+        user = m["user"] if m else None
+        exc_type = None
+    frames = parse_frames(stack_lines) if len(stack_lines) > 1 else []
+    py_type, py_msg = _python_exception(stack_lines) if len(stack_lines) > 1 else (None, None)
+    exc_msg: str | None = None
+    if py_type:
+        exc_type, exc_msg = py_type, py_msg
+    elif not exc_type and _maybe_exception(head):
+        m = _EXC_IN_TEXT.search(message if record is not None else head)
+        if m and (frames or m.start("type") <= 1 or record is None):
+            exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
+        elif stack_lines and stack_lines[0].strip():
+            m = _EXC_IN_TEXT.search(stack_lines[0])
+            if m:
+                exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
+    # A bare stack trace (no level word) is an unhandled error.
+    if level == "info" and record is None and level_match is None and (py_type or (exc_type and frames)):
+        level = "error"
+    if exc_type and exc_msg is not None and (not message or message.startswith(("Traceback", exc_type))):
+        message = f"{exc_type}: {exc_msg}" if exc_msg else exc_type
+    if exc_type and exc_msg is None and message.startswith(exc_type + ":"):
+        exc_msg = message[len(exc_type) + 1:].strip()
+    if not message and exc_type:
+        message = exc_type
+    return Event(
+        source=source,
+        level=level,
+        message=message[:2000],
+        raw=raw,
+        ts=str(ts) if ts is not None else None,
+        exception_type=exc_type,
+        exception_message=exc_msg[:2000] if exc_msg else None,
+        frames=frames[:100],
+        request=request,
+        user_id=user,
+    )

@@ -1,0 +1,80 @@
+"""Grouping: Sentry-style fingerprints and normalised message templates.
+
+The algorithm is versioned: every issue stores the version that created its
+fingerprint, and a change of algorithm bumps FINGERPRINT_VERSION instead of
+silently regrouping history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from agent_cli.detect.events import Event, Frame
+
+FINGERPRINT_VERSION = 1
+
+# Order matters: the most specific shapes are masked first.
+_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
+    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<uuid>"),
+    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b"), "<ip>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b|\b[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b"), "<hex>"),
+    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<str>"),
+    (re.compile(r"(?<![\w<])(?:/[\w.@%+-]+){2,}/?"), "<path>"),
+    (re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|kb|mb|gb|b)?\b", re.IGNORECASE), "<num>"),
+    (re.compile(r"\b[\w-]*\d[\w-]*\b"), "<id>"),  # request ids such as abc123
+)
+_SPACES = re.compile(r"\s+")
+# Every mask treats all digits alike, so messages that differ only in their
+# digits share a template: cache on the message with its digits zeroed.
+_DIGITS_TABLE = str.maketrans("123456789", "000000000")
+_CACHE: dict[str, str] = {}
+_CACHE_MAX = 4096
+
+
+def template(message: str) -> str:
+    """The message with its variable parts masked: `user 42 at 10.0.0.1` -> `user <num> at <ip>`."""
+    key = message.split("\n", 1)[0][:500].translate(_DIGITS_TABLE)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    text = key
+    for pattern, mask in _MASKS:
+        text = pattern.sub(mask, text)
+    text = _SPACES.sub(" ", text).strip()
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[key] = text
+    return text
+
+
+def _frame_key(frame: Frame) -> str:
+    # Module/function, never line numbers: an edit above the bug must not regroup it.
+    path = frame.file.replace("\\", "/")
+    for marker in ("/app/", "/var/task/", "/src/", "/srv/"):
+        if marker in path:
+            path = path.rsplit(marker, 1)[1]
+    parts = path.split("/")
+    short = "/".join(parts[-2:])
+    short = re.sub(r"\.(py|js|mjs|cjs|ts|tsx|jsx|java|kt|rb|go)$", "", short)
+    return f"{short}:{frame.function}"
+
+
+def fingerprint(event: Event) -> tuple[str, str]:
+    """(fingerprint, template) for an event."""
+    tmpl = template(event.grouping_text)
+    if event.exception_type:
+        frames = [f for f in event.frames if f.in_app] or event.frames
+        if frames:
+            # Same type thrown through the same code = same bug, whatever the message says.
+            basis = "exc|" + event.exception_type + "|" + "|".join(_frame_key(f) for f in frames[-8:])
+        else:
+            basis = "exc|" + event.exception_type + "|" + tmpl
+    else:
+        basis = f"msg|{event.kind}|{event.level if event.level in ('warning',) else 'error+' if event.level in ('error', 'critical') else event.level}|{tmpl}"
+    digest = hashlib.sha1(f"v{FINGERPRINT_VERSION}|{basis}".encode("utf-8", "replace")).hexdigest()[:16]
+    return digest, tmpl

@@ -1,0 +1,224 @@
+"""Finding event records in a byte buffer without a Python loop per line.
+
+Candidate lines are found with `bytes.find` over the whole buffer for a few
+level markers (C speed); only those lines, and the continuation lines of their
+records (stack traces), are looked at in Python. Lines are counted with
+`bytes.count`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from array import array
+from dataclasses import dataclass, field
+
+from agent_cli.detect.events import CHAIN_MARKERS, python_traceback_complete
+
+MAX_BLOCK_LINES = 400
+MAX_BLOCK_BYTES = 256 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this a fork costs more than it saves
+
+_BASE_MARKERS: dict[str, tuple[bytes, ...]] = {
+    "debug": (b"DEBUG", b"TRACE", b"debug"),
+    "info": (b"INFO", b"NOTICE", b"info"),
+    "warning": (b"WARN", b"arn"),  # WARN/WARNING; warn/Warning/"warn"
+    "error": (b"ERROR", b"rror", b"SEVERE", b"Traceback", b"xception"),  # rror: error, Error:, TypeError
+    "critical": (b"FATAL", b"atal", b"CRIT", b"ritical"),
+}
+_LEVEL_ORDER = ("debug", "info", "warning", "error", "critical")
+# pino / bunyan numeric levels in JSON lines.
+_NUMERIC_LEVEL = re.compile(rb'"level":\s?([1-6]0)\b')
+_NUMERIC_MIN = {"debug": 10, "info": 30, "warning": 40, "error": 50, "critical": 60}
+_CHAIN = tuple(m.encode() for m in CHAIN_MARKERS)
+_PY_EXC = re.compile(rb"^[A-Za-z_][\w.]*(?::|$)")
+
+
+def markers_for(min_level: str) -> tuple[bytes, ...]:
+    start = _LEVEL_ORDER.index(min_level)
+    out: list[bytes] = []
+    for level in _LEVEL_ORDER[start:]:
+        out.extend(_BASE_MARKERS[level])
+    return tuple(out)
+
+
+@dataclass
+class Block:
+    offset: int  # absolute byte offset of the record's first line
+    line: int  # 1-based line number of that line
+    text: bytes
+
+
+@dataclass
+class BufferScan:
+    blocks: list[Block] = field(default_factory=list)
+    consumed: int = 0  # bytes of the buffer fully processed
+    lines: int = 0  # complete lines in buf[:consumed]
+    skipped: list[str] = field(default_factory=list)
+
+
+def _line_end(buf: bytes, start: int, end: int) -> int:
+    """Position just after the newline ending the line that starts at `start`."""
+    nl = buf.find(b"\n", start, end)
+    return end if nl == -1 else nl + 1
+
+
+def _is_indented(buf: bytes, pos: int) -> bool:
+    return buf[pos:pos + 1] in (b" ", b"\t")
+
+
+def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented: bool) -> bool:
+    """Does the line at `pos` continue the record above it?"""
+    if pos >= end:
+        return False
+    if _is_indented(buf, pos):
+        return True
+    line = buf[pos:_line_end(buf, pos, end)].rstrip(b"\r\n")
+    if not line:
+        # Blank lines belong to a Python exception chain only when a chain marker follows.
+        nxt = _line_end(buf, pos, end)
+        probe = nxt
+        while probe < end and buf[probe:probe + 1] in (b"\n", b"\r"):
+            probe += 1
+        return in_python_tb and buf.startswith(_CHAIN, probe)
+    if line.startswith((b"Traceback (most recent call last)", b"Caused by: ")) or line.startswith(_CHAIN):
+        return True
+    # The exception line closing a Python traceback: "ValueError: bad value".
+    return in_python_tb and prev_indented and bool(_PY_EXC.match(line))
+
+
+def _extend(buf: bytes, head: int, end: int) -> int:
+    """End of the record whose first line starts at `head`."""
+    pos = _line_end(buf, head, end)
+    in_tb = buf.startswith(b"Traceback (most recent call last)", head)
+    prev_indented = False
+    count = 1
+    while pos < end and count < MAX_BLOCK_LINES and pos - head < MAX_BLOCK_BYTES:
+        if not _continues(buf, pos, end, in_tb, prev_indented):
+            break
+        if buf.startswith(b"Traceback (most recent call last)", pos):
+            in_tb = True
+        prev_indented = _is_indented(buf, pos)
+        pos = _line_end(buf, pos, end)
+        count += 1
+    return pos
+
+
+def _head_of(buf: bytes, line_start: int, floor: int) -> int:
+    """Walk back from an indented candidate line to the first line of its record."""
+    pos, steps = line_start, 0
+    while pos > floor and steps < MAX_BLOCK_LINES and (_is_indented(buf, pos) or buf[pos:pos + 1] == b"\n"):
+        nl = buf.rfind(b"\n", floor, pos - 1)
+        pos, steps = (nl + 1 if nl != -1 else floor), steps + 1
+    return pos
+
+
+def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+    starts: set[int] = set()
+    for marker in markers:
+        p = buf.find(marker, 0, end)
+        while p != -1:
+            ls = buf.rfind(b"\n", 0, p) + 1
+            starts.add(ls)
+            # Skip the rest of this line: one hit per line is enough.
+            nl = buf.find(b"\n", p, end)
+            if nl == -1:
+                break
+            p = buf.find(marker, nl + 1, end)
+    return starts
+
+
+def _starts_in_parallel(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+    """Split the markers between this process and a forked child (the scan is CPU-bound).
+
+    The child inherits the buffer copy-on-write and sends back offsets; any
+    failure of the child falls back to searching here.
+    """
+    if end < PARALLEL_MIN_BYTES or len(markers) < 2 or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return _starts_for(buf, end, markers)
+    theirs_markers, mine_markers = markers[1::2], markers[0::2]
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return _starts_for(buf, end, markers)
+    if pid == 0:  # child: search, write, leave without running any cleanup of the parent's
+        code = 1
+        try:
+            os.close(r)
+            data = array("q", sorted(_starts_for(buf, end, theirs_markers))).tobytes()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    mine = _starts_for(buf, end, mine_markers)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return mine | _starts_for(buf, end, theirs_markers)
+    theirs = array("q")
+    theirs.frombytes(b"".join(chunks))
+    mine.update(theirs)
+    return mine
+
+
+def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str) -> list[int]:
+    starts = _starts_in_parallel(buf, end, markers)
+    if b'"level":' in buf[:4096] or b'"level": ' in buf[:4096]:
+        floor = _NUMERIC_MIN[min_level]
+        for m in _NUMERIC_LEVEL.finditer(buf, 0, end):
+            if int(m.group(1)) >= floor:
+                starts.add(buf.rfind(b"\n", 0, m.start()) + 1)
+    return sorted(starts)
+
+
+def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_offset: int = 0, base_line: int = 0, final: bool = True) -> BufferScan:
+    """Records in `buf` that contain a marker, with their byte offsets and line numbers.
+
+    Only complete lines are consumed. A record that runs into the end of the
+    buffer is held back (not consumed) unless `final` and it is syntactically
+    complete, so a traceback split across two reads is counted once, whole.
+    """
+    result = BufferScan()
+    end = buf.rfind(b"\n") + 1
+    if end == 0:
+        return result
+    consumed_until = 0
+    counted_to, line_at = 0, base_line
+    hold_back: int | None = None
+    for ls in candidate_line_starts(buf, end, markers, min_level):
+        if ls < consumed_until:
+            continue
+        head = _head_of(buf, ls, consumed_until) if _is_indented(buf, ls) else ls
+        if head < consumed_until:
+            continue
+        block_end = _extend(buf, head, end)
+        text = buf[head:block_end]
+        if block_end >= end:
+            complete = final and python_traceback_complete(text.decode("utf-8", "replace").rstrip("\n").split("\n"))
+            if not complete and len(text) < MAX_BLOCK_BYTES:
+                hold_back = head
+                break
+        line_at += buf.count(b"\n", counted_to, head)
+        counted_to = head
+        consumed_until = block_end
+        if block_end - head > MAX_LINE_BYTES and buf.find(b"\n", head, head + MAX_LINE_BYTES) == -1:
+            result.skipped.append(f"line {line_at + 1}: {block_end - head}-byte line skipped")
+            continue
+        if b"\x00" in text:
+            result.skipped.append(f"line {line_at + 1}: binary data skipped")
+            continue
+        result.blocks.append(Block(base_offset + head, line_at + 1, text))
+    result.consumed = end if hold_back is None else hold_back
+    result.lines = buf.count(b"\n", 0, result.consumed)
+    return result

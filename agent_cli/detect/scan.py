@@ -1,0 +1,286 @@
+"""`agent scan`: read every source, group events into issues, write one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from agent_cli.config import Settings, SourceConfig
+from agent_cli.detect import severity as sev
+from agent_cli.detect.events import Event
+from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint
+from agent_cli.detect.sources import (
+    Cursor,
+    SourceRead,
+    read_command_source,
+    read_file_source,
+    read_http_source,
+    read_junit_source,
+)
+from agent_cli.errors import ConfigError
+from agent_cli.paths import matching_glob, to_repo_path
+from agent_cli.runner import Run
+from agent_cli.state import State, utcnow
+
+SAMPLES_PER_ISSUE = 20
+PATHS_PER_ISSUE = 20
+SOURCE_ERRORS_KEPT = 1000
+
+
+@dataclass
+class ScanResult:
+    events: int = 0
+    new_issues: list[dict[str, Any]] = field(default_factory=list)
+    updated_issues: list[dict[str, Any]] = field(default_factory=list)
+    regressions: list[int] = field(default_factory=list)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "new_issues": self.new_issues,
+            "updated_issues": self.updated_issues,
+            "regressions": self.regressions,
+            "sources": self.sources,
+        }
+
+
+def select_sources(settings: Settings, names: list[str] | None) -> list[SourceConfig]:
+    if not names:
+        return list(settings.sources)
+    known = {s.name: s for s in settings.sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown source {', '.join(unknown)}; configured: {', '.join(known) or 'none'}")
+    return [known[n] for n in names]
+
+
+def _load_cursors(state: State, source: str) -> dict[str, Cursor]:
+    rows = state.db.execute(
+        "SELECT path, device, inode, offset, line_no, head_hash, skipping FROM scan_cursors WHERE source = ?", [source]
+    ).fetchall()
+    return {r[0]: Cursor(r[0], r[1], r[2], r[3], r[4], r[5] or "", bool(r[6])) for r in rows}
+
+
+def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None) -> SourceRead:
+    """Read one source; an unexpected failure becomes a source error, never a crash of the scan."""
+    try:
+        if source.kind == "file":
+            return read_file_source(source, settings.repo_path, cursors, from_start=from_start, only=only)
+        if source.kind == "junit":
+            return read_junit_source(source, settings.repo_path, cursors, from_start=from_start, only=only)
+        if source.kind == "command":
+            return read_command_source(source)
+        return read_http_source(source)
+    except Exception as exc:  # a source must not take the others down
+        return SourceRead(source.name, source.kind, errors=[f"source failed: {type(exc).__name__}: {exc}"])
+
+
+def classify(settings: Settings, event: Event) -> None:
+    event.fingerprint, event.template = fingerprint(event)
+    verdict = sev.classify(event, settings.severity.rules)
+    event.severity, event.severity_rule = verdict.severity, verdict.rule
+
+
+def _when(event: Event, now: datetime) -> datetime:
+    if event.ts:
+        try:
+            ts = datetime.fromisoformat(event.ts.replace(",", ".").replace(" ", "T", 1))
+            return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return now
+
+
+def _auto_fixable(settings: Settings, event: Event) -> tuple[bool, str, str | None]:
+    if event.kind == "probe":
+        return False, "a failed health probe has no stack trace to fix", None
+    in_app = [f for f in event.frames if f.in_app]
+    if not event.frames:
+        return False, "no stack trace", None
+    for frame in reversed(in_app):  # deepest in-app frame first
+        repo_path = to_repo_path(frame.file, settings.repo_path)
+        if repo_path is None:
+            continue
+        culprit = f"{repo_path}:{frame.line}" if frame.line else repo_path
+        rule = matching_glob(repo_path, settings.policy.protected_paths)
+        if rule:
+            return False, f"culprit {repo_path} is protected (policy.protected_paths {rule!r})", culprit
+        return True, f"in-repo frame {culprit} in {frame.function}", culprit
+    return False, "no stack frame maps to a file in the repository", None
+
+
+def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
+    settings, state = run.settings, run.state
+    result = ScanResult()
+    reads: list[SourceRead] = []
+    for source in select_sources(settings, source_names):
+        cursors = _load_cursors(state, source.name) if source.kind in ("file", "junit") else {}
+        read = read_source(settings, source, cursors)
+        for event in read.events:
+            classify(settings, event)
+        reads.append(read)
+        result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": len(read.events), "errors": read.errors}
+        result.events += len(read.events)
+    now = datetime.now(timezone.utc)
+    with state.transaction() as db:
+        for read in reads:
+            _store_source(state, read, now)
+        by_fp: dict[str, list[Event]] = defaultdict(list)
+        for read in reads:
+            for event in read.events:
+                by_fp[event.fingerprint].append(event)
+        for fp, events in by_fp.items():
+            _upsert_issue(run, fp, events, now, result)
+        if result.events or any(s["errors"] for s in result.sources.values()):
+            run.audit(
+            step="scan",
+            decision="scanned",
+            reason=f"{result.events} events, {len(result.new_issues)} new issues, {len(result.updated_issues)} updated",
+            details={name: {k: v for k, v in s.items() if k != "errors"} | {"errors": s["errors"][:20]} for name, s in result.sources.items()},
+            )
+    return result
+
+
+def _store_source(state: State, read: SourceRead, now: datetime) -> None:
+    db = state.db
+    stamp = utcnow()
+    for c in read.cursors:
+        db.execute(
+            "INSERT INTO scan_cursors(source, path, device, inode, offset, line_no, head_hash, skipping, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, path) DO UPDATE SET device = excluded.device, "
+            "inode = excluded.inode, offset = excluded.offset, line_no = excluded.line_no, head_hash = excluded.head_hash, "
+            "skipping = excluded.skipping, updated_at = excluded.updated_at",
+            [read.name, c.path, c.device, c.inode, c.offset, c.line_no, c.head_hash, int(c.skipping), stamp],
+        )
+    # Lines and events are bucketed by the minute of the scan that read them.
+    minute = now.strftime("%Y-%m-%dT%H:%M")
+    db.execute(
+        "INSERT INTO source_metrics(source, minute, lines, events) VALUES (?, ?, ?, ?) ON CONFLICT(source, minute) "
+        "DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events",
+        [read.name, minute, read.lines, len(read.events)],
+    )
+    for reason in read.errors[:100]:
+        db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [stamp, read.name, reason[:1000]])
+    if read.errors:
+        db.execute("DELETE FROM source_errors WHERE id <= (SELECT MAX(id) FROM source_errors) - ?", [SOURCE_ERRORS_KEPT])
+
+
+def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result: ScanResult) -> None:
+    db, settings = run.state.db, run.settings
+    times = [_when(e, now) for e in events]
+    first, last = min(times).isoformat(), max(times).isoformat()
+    sample = events[-1]
+    row = db.execute(
+        "SELECT id, status, severity, severity_rule, count, request_paths, first_seen, last_seen FROM issues WHERE fingerprint = ?", [fp]
+    ).fetchone()
+    worst = min(events, key=lambda e: sev.RANK[e.severity])
+    verdict = sev.Verdict(worst.severity, worst.severity_rule)
+    paths = sorted({e.request["path"] for e in events if isinstance(e.request.get("path"), str)})
+    stamp = utcnow()
+    if row is None:
+        fixable, why, culprit = _auto_fixable(settings, sample)
+        cur = db.execute(
+            "INSERT INTO issues(fingerprint, fingerprint_version, title, exception_type, template, source, severity, severity_rule, "
+            "status, count, first_seen, last_seen, request_paths, auto_fixable, auto_fixable_reason, culprit, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'detected', ?, ?, ?, ?, ?, ?, ?, ?)",
+            [fp, FINGERPRINT_VERSION, sample.title[:300], sample.exception_type, sample.template, sample.source, verdict.severity,
+             verdict.rule, len(events), first, last, json.dumps(paths[:PATHS_PER_ISSUE]), int(fixable), why, culprit, stamp],
+        )
+        issue_id, status, is_new = int(cur.lastrowid), "detected", True
+        old_paths: list[str] = []
+    else:
+        issue_id, status = row[0], row[1]
+        is_new = False
+        if sev.RANK[row[2]] < sev.RANK[verdict.severity]:
+            verdict = sev.Verdict(row[2], row[3])  # never quietly lower a severity
+        old_paths = json.loads(row[5])
+        merged = (old_paths + [p for p in paths if p not in old_paths])[:PATHS_PER_ISSUE]
+        db.execute(
+            "UPDATE issues SET count = count + ?, first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?), "
+            "request_paths = ?, updated_at = ? WHERE id = ?",
+            [len(events), first, last, json.dumps(merged), stamp, issue_id],
+        )
+        if status == "resolved":
+            db.execute("UPDATE issues SET status = 'detected', status_reason = 'regression', regressions = regressions + 1 WHERE id = ?", [issue_id])
+            run.audit(step="scan", decision="reopened", reason=f"resolved issue seen again ({len(events)} events): regression", issue_id=issue_id)
+            result.regressions.append(issue_id)
+            status = "detected"
+    # Frequency per minute, users, samples.
+    minutes: dict[str, int] = defaultdict(int)
+    for t in times:
+        minutes[t.strftime("%Y-%m-%dT%H:%M")] += 1
+    for minute, count in minutes.items():
+        db.execute(
+            "INSERT INTO issue_minutes(issue_id, minute, count) VALUES (?, ?, ?) ON CONFLICT(issue_id, minute) DO UPDATE SET count = count + excluded.count",
+            [issue_id, minute, count],
+        )
+    users = {e.user_id for e in events if e.user_id}
+    for user in users:
+        db.execute("INSERT OR IGNORE INTO issue_users(issue_id, user_id) VALUES (?, ?)", [issue_id, user])
+    user_count = db.execute("SELECT COUNT(*) FROM issue_users WHERE issue_id = ?", [issue_id]).fetchone()[0]
+    peak = _peak_5min(db, issue_id, minutes)
+    if any(sev.is_5xx_api(e) for e in events):
+        verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count)
+    db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
+    for event in events[-SAMPLES_PER_ISSUE:]:
+        db.execute(
+            "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, frames, request, user_id, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [issue_id, _when(event, now).isoformat(), event.source, event.path, event.line, event.level, event.message,
+             event.exception_type, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
+        )
+    db.execute(
+        "DELETE FROM events WHERE issue_id = ? AND id NOT IN (SELECT id FROM events WHERE issue_id = ? ORDER BY id DESC LIMIT ?)",
+        [issue_id, issue_id, SAMPLES_PER_ISSUE],
+    )
+    summary = {"id": issue_id, "severity": verdict.severity, "status": status, "new_events": len(events), "title": sample.title[:300]}
+    if is_new:
+        result.new_issues.append(summary)
+        run.audit(step="scan", decision="detected", issue_id=issue_id,
+                  reason=f"new issue {verdict.severity} by {verdict.rule}: {sample.title[:200]}",
+                  details={"fingerprint": fp, "events": len(events)})
+    else:
+        result.updated_issues.append(summary)
+
+
+def _peak_5min(db: Any, issue_id: int, touched: dict[str, int]) -> int:
+    """The most events of this issue in any 5-minute window ending at a touched minute."""
+    peak = 0
+    for minute in touched:
+        end = datetime.fromisoformat(minute)
+        start = (end - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M")
+        total = db.execute(
+            "SELECT COALESCE(SUM(count), 0) FROM issue_minutes WHERE issue_id = ? AND minute BETWEEN ? AND ?", [issue_id, start, minute]
+        ).fetchone()[0]
+        peak = max(peak, int(total))
+    return peak
+
+
+def dry_run_events(settings: Settings, *, source_names: list[str] | None = None, path: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Every event from the start of the sources (or one file), as a person checks grouping. Changes nothing."""
+    sources = select_sources(settings, source_names)
+    if path is not None:
+        sources = [s for s in sources if s.kind in ("file", "junit")] or [
+            SourceConfig(name="file", kind="file", paths=[str(path)])
+        ]
+        sources = sources[:1]
+    for source in sources:
+        read = read_source(settings, source, {}, from_start=True, only=path)
+        for event in read.events:
+            classify(settings, event)
+            yield {
+                "source": event.source,
+                "path": event.path,
+                "line": event.line,
+                "level": event.level,
+                "exception_type": event.exception_type,
+                "fingerprint": event.fingerprint,
+                "template": event.title,
+                "severity": event.severity,
+            }
