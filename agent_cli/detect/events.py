@@ -41,10 +41,6 @@ _CAUSED_BY = re.compile(r"^Caused by: (?P<type>[\w.$]+)(?::\s?(?P<msg>.*))?$")
 _REQUEST = re.compile(r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)")
 _STATUS = re.compile(r"(?:\bstatus(?:_code)?[=: ]+|\" )(?P<status>[1-5]\d\d)\b")
 _USER = re.compile(r"\buser(?:_id|Id)?[=:]\s*\"?(?P<user>[\w.@+-]+)")
-_PREFIX = re.compile(
-    r"^\W*(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\W*)?"
-    r"(?:\[?\w+\]?\s+)?$"
-)
 CHAIN_MARKERS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -158,8 +154,12 @@ def python_traceback_complete(lines: list[str]) -> bool:
 
 
 def _strip_prefix(head: str, level_match: re.Match[str] | None) -> str:
-    """The message part of a text log line: after the level word and a logger name."""
-    if level_match is not None and _PREFIX.match(head[: level_match.start("level")]):
+    """The message part of a text log line: after the level word and a logger name.
+
+    Whatever stands before a level word near the start (timestamp, host, pid)
+    is layout, not message.
+    """
+    if level_match is not None and level_match.start("level") <= 80:
         rest = head[level_match.end("level"):].lstrip(" ]|:>-")
         # "ERROR app.views: msg" / "ERROR [app.views] msg"
         m = re.match(r"^(?:\[[^\]]{1,80}\]|[\w.$-]{1,80}:)\s+(.*)$", rest)

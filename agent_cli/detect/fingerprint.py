@@ -66,7 +66,9 @@ def _frame_key(frame: Frame) -> str:
 
 def fingerprint(event: Event) -> tuple[str, str]:
     """(fingerprint, template) for an event."""
-    tmpl = template(event.grouping_text)
+    # A probe's message is already stable (one URL, one kind of failure) and its
+    # status code matters, so it is not masked.
+    tmpl = event.message if event.kind == "probe" else template(event.grouping_text)
     if event.exception_type:
         frames = [f for f in event.frames if f.in_app] or event.frames
         if frames:

@@ -33,6 +33,7 @@ _NUMERIC_LEVEL = re.compile(rb'"level":\s?([1-6]0)\b')
 _NUMERIC_MIN = {"debug": 10, "info": 30, "warning": 40, "error": 50, "critical": 60}
 _CHAIN = tuple(m.encode() for m in CHAIN_MARKERS)
 _PY_EXC = re.compile(rb"^[A-Za-z_][\w.]*(?::|$)")
+_EXC_HEADER = re.compile(rb"^(?:Exception in thread .*|[\w.$]*(?:Exception|Error|Throwable)(?::.*)?)$")
 
 
 def markers_for(min_level: str) -> tuple[bytes, ...]:
@@ -85,12 +86,18 @@ def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented
     if line.startswith((b"Traceback (most recent call last)", b"Caused by: ")) or line.startswith(_CHAIN):
         return True
     # The exception line closing a Python traceback: "ValueError: bad value".
-    return in_python_tb and prev_indented and bool(_PY_EXC.match(line))
+    if in_python_tb and prev_indented and _PY_EXC.match(line):
+        return True
+    # A Java/JS exception header under a log line, followed by its indented frames.
+    nxt = _line_end(buf, pos, end)
+    return bool(_EXC_HEADER.match(line)) and _is_indented(buf, nxt) and nxt < end
 
 
 def _extend(buf: bytes, head: int, end: int) -> int:
     """End of the record whose first line starts at `head`."""
     pos = _line_end(buf, head, end)
+    if buf.startswith(b"{", head):
+        return pos  # a JSON line is a whole record
     in_tb = buf.startswith(b"Traceback (most recent call last)", head)
     prev_indented = False
     count = 1

@@ -207,7 +207,7 @@ def read_http_source(source: SourceConfig, client: Any = None) -> SourceRead:
         if status not in source.expect_status:
             problem, down = f"returned HTTP {status}", status >= 500
         elif latency_ms > source.max_latency_ms:
-            problem = f"slow: answered in {latency_ms:.0f} ms (limit {source.max_latency_ms:.0f} ms)"
+            problem = f"slow (over {source.max_latency_ms:.0f} ms)"
         elif source.expect_json:
             try:
                 body = response.json()
@@ -226,7 +226,8 @@ def read_http_source(source: SourceConfig, client: Any = None) -> SourceRead:
             client.close()
     if problem:
         message = f"health probe {source.method} {source.url} {problem}"
-        event = Event(source=source.name, level="critical" if down else "error", message=message, raw=message, kind="probe",
+        raw = f"{message} (after {(time.perf_counter() - started) * 1000:.0f} ms)"
+        event = Event(source=source.name, level="critical" if down else "error", message=message, raw=raw, kind="probe",
                       request={"path": source.url, "method": source.method, "status": status, "down": down})
         result.events.append(event)
     return result
