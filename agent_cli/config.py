@@ -87,6 +87,11 @@ class LLMSection(_Section):
     max_cost_per_day_usd: float = Field(20.00, ge=0)
 
 
+class DiagnoseSection(_Section):
+    suspect_window_days: float = Field(14.0, gt=0)
+    redact_emails: bool = True
+
+
 class ValidateSection(_Section):
     commands: list[str] = ["python -m pytest -q"]
     timeout_s: float = Field(900.0, gt=0)
@@ -192,6 +197,7 @@ class Settings(BaseSettings):
     sources: list[SourceConfig] = []
     severity: SeveritySection = SeveritySection()
     llm: LLMSection = LLMSection()
+    diagnose: DiagnoseSection = DiagnoseSection()
     validate_: ValidateSection = Field(ValidateSection(), alias="validate")
     fix: FixSection = FixSection()
     policy: PolicySection = PolicySection()

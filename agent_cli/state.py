@@ -365,3 +365,13 @@ def m002_scan_metrics(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m003_diagnosis_context(db: sqlite_utils.Database) -> None:
+    # The code windows and request the diagnosis saw, for `show` and for `fix`.
+    db.execute("ALTER TABLE diagnoses ADD COLUMN context TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE diagnoses ADD COLUMN model TEXT")
+    # The exception's own message ("'NoneType' object has no attribute 'name'"),
+    # apart from the log line that carried it.
+    db.execute("ALTER TABLE events ADD COLUMN exception_message TEXT")

@@ -45,7 +45,7 @@ def test_version() -> None:
     assert p.returncode == 0 and __version__ in p.stdout
 
 
-@pytest.mark.parametrize("command", [["report"], ["approvals"], ["demo"], ["diagnose"], ["run"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["report"], ["approvals"], ["demo"], ["run"]], ids=" ".join)
 def test_unbuilt_commands_say_so_and_exit_1(project: Project, command: list[str]) -> None:
     result = project.run(*command)
     assert result.exit_code == 1

@@ -1,8 +1,10 @@
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from agent_cli.cli._context import app_context, not_implemented
+from agent_cli.cli._context import app_context
+from agent_cli.cli._render import Output
+from agent_cli.errors import EXIT_FAILED, EXIT_REFUSED
 
 app = typer.Typer()
 
@@ -13,5 +15,39 @@ def diagnose_command(
     issues: Optional[list[int]] = typer.Argument(None, help="Issue ids (default: every undiagnosed issue)."),
 ) -> None:
     """Find the root cause of the given issues."""
-    with app_context(ctx).locked_run("diagnose"):
-        not_implemented("diagnose")
+    from agent_cli.diagnose import diagnose
+
+    appctx = app_context(ctx)
+    with appctx.locked_run("diagnose") as run:
+        result = diagnose(run, issues)
+    out = appctx.out
+    data = result.as_dict()
+    out.result(data, lambda: _render(out, data))
+    for failure in result.failed:
+        out.error(f"issue {failure['id']}: {failure['reason']}")
+    for refusal in result.refused:
+        out.error(f"issue {refusal['id']}: {refusal['reason']}")
+    if result.failed:
+        raise typer.Exit(EXIT_FAILED)
+    if result.refused and issues:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _render(out: Output, data: dict[str, Any]) -> None:
+    if not (data["diagnosed"] or data["failed"] or data["refused"]):
+        out.line("nothing to diagnose")
+    for d in data["diagnosed"]:
+        culprit = d["culprit"]
+        suspect = d["suspect_commit"]
+        pairs = [
+            ("issue", d["issue_id"]),
+            ("root cause", d["root_cause"]),
+            ("culprit", f"{culprit['path']}:{culprit['line']} in {culprit['function']}: {culprit['code']}" if culprit else "no in-repo frame"),
+            ("suspect", f"{suspect['sha'][:12]} {suspect['subject']} ({suspect['author']}, {suspect['age_hours']:.1f}h ago)" if suspect else "none"),
+            ("strategy", d["fix_strategy"]),
+            ("confidence", f"{d['confidence']:.2f} (provider {d['provider']} said {d['provider_confidence']:.2f}"
+             + "".join(f"; {a['delta']:+.2f} {a['reason']}" for a in d["adjustments"]) + ")"),
+            ("cost", f"${d['cost_usd']:.4f}"),
+        ]
+        out.fields(pairs)
+        out.line()

@@ -36,7 +36,7 @@ _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (
 _JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::\d+)?\)?\s*$")
 _JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w.$<>/]+)\((?P<file>[^():]+)(?::(?P<line>\d+))?\)\s*$")
 _PY_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault|Timeout|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
-_EXC_IN_TEXT = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception|Fault))(?::\s(?P<msg>.*)|$)")
+_EXC_IN_TEXT = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_$][\w$]*\.)*[\w$]*(?:Error|Exception|Fault))(?::\s(?P<msg>.*)|$)")
 _CAUSED_BY = re.compile(r"^Caused by: (?P<type>[\w.$]+)(?::\s?(?P<msg>.*))?$")
 _REQUEST = re.compile(r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)")
 _STATUS = re.compile(r"(?:\bstatus(?:_code)?[=: ]+|\" )(?P<status>[1-5]\d\d)\b")

@@ -230,10 +230,10 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
     db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
     for event in events[-SAMPLES_PER_ISSUE:]:
         db.execute(
-            "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, frames, request, user_id, raw) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, exception_message, frames, request, user_id, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [issue_id, _when(event, now).isoformat(), event.source, event.path, event.line, event.level, event.message,
-             event.exception_type, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
+             event.exception_type, event.exception_message, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
         )
     db.execute(
         "DELETE FROM events WHERE issue_id = ? AND id NOT IN (SELECT id FROM events WHERE issue_id = ? ORDER BY id DESC LIMIT ?)",

@@ -1,0 +1,145 @@
+"""`agent diagnose`: context, suspects, a provider's answer, adjusted confidence, stored and audited."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_cli.diagnose.confidence import adjust
+from agent_cli.diagnose.context import build_context
+from agent_cli.diagnose.offline import analyse
+from agent_cli.diagnose.prompts import SYSTEM, diagnosis_prompt
+from agent_cli.diagnose.suspects import find_suspects
+from agent_cli.errors import ConfigError, StepFailed
+from agent_cli.issues import show_issue
+from agent_cli.llm import BudgetExceeded, ToolCaller, provider_name
+from agent_cli.llm_schema import REPORT_DIAGNOSIS, DiagnosisAnswer
+from agent_cli.redact import redact
+from agent_cli.runner import Run
+from agent_cli.state import utcnow
+
+DIAGNOSABLE = ("detected", "diagnosed", "needs_human")
+
+
+@dataclass
+class DiagnoseResult:
+    diagnosed: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"diagnosed": self.diagnosed, "refused": self.refused, "failed": self.failed}
+
+
+def _targets(run: Run, issue_ids: list[int] | None) -> list[int]:
+    db = run.state.db
+    if not issue_ids:
+        return [r[0] for r in db.execute("SELECT id FROM issues WHERE status = 'detected' ORDER BY id")]
+    for issue_id in issue_ids:
+        if db.execute("SELECT 1 FROM issues WHERE id = ?", [issue_id]).fetchone() is None:
+            raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
+    return list(dict.fromkeys(issue_ids))
+
+
+def diagnose(run: Run, issue_ids: list[int] | None = None) -> DiagnoseResult:
+    result = DiagnoseResult()
+    provider = provider_name(run.settings)
+    git = _git(run)
+    for issue_id in _targets(run, issue_ids):
+        issue = show_issue(run.state, issue_id)
+        if issue["status"] not in DIAGNOSABLE:
+            result.refused.append({"id": issue_id, "reason": f"issue is {issue['status']}; only {', '.join(DIAGNOSABLE)} issues are diagnosed"})
+            continue
+        try:
+            result.diagnosed.append(_diagnose_one(run, issue, provider, git))
+        except BudgetExceeded as exc:
+            with run.state.transaction() as db:
+                db.execute("UPDATE issues SET status = 'needs_human', status_reason = ?, updated_at = ? WHERE id = ?", [exc.message, utcnow(), issue_id])
+                run.audit(step="diagnose", decision="refused", reason=exc.message, issue_id=issue_id, details={"rule": exc.rule})
+            result.refused.append({"id": issue_id, "reason": exc.message, "rule": exc.rule})
+        except StepFailed as exc:
+            run.audit(step="diagnose", decision="failed", reason=exc.message, issue_id=issue_id, details={"provider": provider})
+            result.failed.append({"id": issue_id, "reason": exc.message})
+    return result
+
+
+def _git(run: Run) -> Any:
+    from agent_cli.gitrepo import GitError, GitRepo
+
+    try:
+        return GitRepo(run.settings.repo_path)
+    except GitError:
+        return None
+
+
+def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> dict[str, Any]:
+    settings, state = run.settings, run.state
+    ctx = build_context(settings.repo_path, issue["events"])
+    suspects: list[dict[str, Any]] = []
+    if git is not None:
+        production = settings.environments.get("production")
+        rev = (production and git.resolve(production.branch)) or "HEAD"
+        suspects = find_suspects(git, culprit=ctx.culprit, files=ctx.files, since_days=settings.diagnose.suspect_window_days, rev=rev)
+    top = suspects[0] if suspects else None
+    cost, model = 0.0, None
+    if provider == "anthropic":
+        prompt = redact(diagnosis_prompt(issue, ctx.as_dict(), suspects), emails=settings.diagnose.redact_emails)
+        answer, cost = ToolCaller(settings, state).ask(
+            issue_id=issue["id"], step="diagnose", system=SYSTEM, prompt=prompt, tool=REPORT_DIAGNOSIS, answer=DiagnosisAnswer
+        )
+        model = settings.llm.model
+    else:
+        answer = analyse(ctx.as_dict(), top, revert_max_age_h=settings.fix.revert_max_age_h)
+    culprit_path = ctx.culprit["path"] if ctx.culprit else None
+    final, adjustments = adjust(
+        answer.confidence,
+        family_fixed=_family_fixed(run, issue, culprit_path),
+        culprit_path=culprit_path,
+        affected_files=answer.affected_files,
+        estimated_minutes=answer.estimated_fix_minutes,
+    )
+    record = {
+        "issue_id": issue["id"],
+        "provider": provider,
+        "model": model,
+        "root_cause": answer.root_cause,
+        "affected_files": answer.affected_files,
+        "fix_strategy": answer.fix_strategy,
+        "provider_confidence": answer.confidence,
+        "confidence": final,
+        "adjustments": adjustments,
+        "requires_human_approval": answer.requires_human_approval,
+        "estimated_fix_minutes": answer.estimated_fix_minutes,
+        "culprit": ctx.culprit or {},
+        "suspect_commit": top or {},
+        "cost_usd": round(cost, 6),
+    }
+    with state.transaction() as db:
+        cur = db.execute(
+            "INSERT INTO diagnoses(issue_id, created_at, provider, model, root_cause, affected_files, fix_strategy, provider_confidence, "
+            "confidence, adjustments, requires_human_approval, estimated_fix_minutes, culprit, suspect_commit, cost_usd, context) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [issue["id"], utcnow(), provider, model, answer.root_cause, json.dumps(answer.affected_files), answer.fix_strategy,
+             answer.confidence, final, json.dumps(adjustments), int(answer.requires_human_approval), answer.estimated_fix_minutes,
+             json.dumps(ctx.culprit or {}), json.dumps(top or {}), cost, json.dumps(ctx.as_dict())],
+        )
+        db.execute("UPDATE issues SET status = 'diagnosed', status_reason = NULL, updated_at = ? WHERE id = ?", [utcnow(), issue["id"]])
+        run.audit(
+            step="diagnose", decision="diagnosed", issue_id=issue["id"],
+            reason=f"{provider}: confidence {answer.confidence:.2f} -> {final:.2f}; {answer.root_cause[:200]}",
+            details={"diagnosis_id": cur.lastrowid, "adjustments": adjustments, "suspect": (top or {}).get("sha"), "cost_usd": cost},
+        )
+    return {"id": cur.lastrowid, **record}
+
+
+def _family_fixed(run: Run, issue: dict[str, Any], culprit_path: str | None) -> int:
+    """Earlier issues of the same family (exception type and culprit file) fixed without a rollback."""
+    if not issue.get("exception_type"):
+        return 0
+    return run.state.count(
+        "SELECT COUNT(*) FROM issues i WHERE i.id != ? AND i.exception_type = ? AND i.status = 'resolved' "
+        "AND (? IS NULL OR i.culprit LIKE ? || ':%' OR i.culprit = ?) "
+        "AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.issue_id = i.id AND d.status = 'rolled_back')",
+        [issue["id"], issue["exception_type"], culprit_path, culprit_path, culprit_path],
+    )
