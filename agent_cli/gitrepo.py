@@ -48,12 +48,12 @@ class GitRepo:
         except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError) as exc:
             raise GitError(f"{path} is not a git repository: {exc}") from None
 
-    def run(self, *args: str) -> str:
+    def run(self, *args: str, env: dict[str, str] | None = None) -> str:
         """`git <args>` in the repository; raises GitError with git's own message."""
         import git
 
         try:
-            return self._repo.git.execute(["git", *args], strip_newline_in_stdout=False)
+            return self._repo.git.execute(["git", *args], strip_newline_in_stdout=False, env=env)
         except git.exc.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ") or str(exc)
             raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1] if detail else exc.status}") from None

@@ -10,7 +10,8 @@ from agent_cli.errors import ConfigError
 from agent_cli.state import ISSUE_STATUSES, State
 
 SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
-_JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files", "validation", "details"}
+_JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files",
+                 "validation", "details", "context", "approval_reasons"}
 
 
 def _rows(state: State, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -375,3 +375,24 @@ def m003_diagnosis_context(db: sqlite_utils.Database) -> None:
     # The exception's own message ("'NoneType' object has no attribute 'name'"),
     # apart from the log line that carried it.
     db.execute("ALTER TABLE events ADD COLUMN exception_message TEXT")
+
+
+@MIGRATIONS()
+def m004_fix_runs(db: sqlite_utils.Database) -> None:
+    statements = [
+        # Validation of an unmodified base, cached per base sha and command list.
+        """CREATE TABLE validation_baselines (
+            base_sha TEXT NOT NULL,
+            commands_hash TEXT NOT NULL,
+            results TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (base_sha, commands_hash)
+        )""",
+        # Where an attempt is being built, so a run after a kill -9 can clean it up.
+        "ALTER TABLE fixes ADD COLUMN worktree TEXT",
+        "ALTER TABLE fixes ADD COLUMN validation_pgid INTEGER",
+        "ALTER TABLE fixes ADD COLUMN approval_reasons TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE fixes ADD COLUMN run_id TEXT",
+    ]
+    for sql in statements:
+        db.execute(sql)

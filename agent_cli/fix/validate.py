@@ -1,0 +1,112 @@
+"""Validation commands (type checks, tests) with timeouts, and what counts as a new failure.
+
+Each command runs in its own process group so a timeout kills everything it
+started. Failures are read from the output where the tool says which test or
+file failed (pytest, mypy/tsc/ruff-style `path:line: error`), so a failure the
+unmodified base already had does not block.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+OUTPUT_TAIL_CHARS = 6000
+_PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+_PATH_ERROR = re.compile(r"^([\w./-]+\.\w+):\d+(?::\d+)?: (?:error|E\d+)[: ](.*)$", re.M)
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    output_tail: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CommandResult":
+        return cls(**data)
+
+
+def failures_in(output: str) -> list[str]:
+    found = set(_PYTEST_FAILED.findall(output))
+    found.update(f"{path}: {message.strip()}" for path, message in _PATH_ERROR.findall(output))
+    return sorted(found)
+
+
+def run_command(command: str, cwd: Path, timeout_s: float, *, on_start: Callable[[int], None] | None = None) -> CommandResult:
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as sink:
+        proc = subprocess.Popen(
+            command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a timeout kills the whole tree
+        )
+        if on_start is not None:
+            on_start(proc.pid)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(proc.pid)
+            proc.wait()
+        size = sink.seek(0, os.SEEK_END)
+        sink.seek(max(0, size - OUTPUT_TAIL_CHARS * 4))
+        output = sink.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+    if timed_out:
+        output += f"\n[agent] killed after {timeout_s:g}s timeout"
+    return CommandResult(command, None if timed_out else proc.returncode, timed_out, round(time.monotonic() - started, 3),
+                         output, failures_in(output))
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def expand(command: str, files: list[str]) -> str:
+    return command.replace("{files}", " ".join(shlex.quote(f) for f in files))
+
+
+def blocking(baseline: list[CommandResult], after: list[CommandResult]) -> list[str]:
+    """Reasons the change fails validation: only what the baseline did not already have."""
+    reasons = []
+    before = {r.command: r for r in baseline}
+    for result in after:
+        if result.ok:
+            continue
+        base = before.get(result.command)
+        if result.timed_out:
+            reasons.append(f"`{result.command}` timed out")
+            continue
+        if base is None or base.ok:
+            detail = ", ".join(result.failures[:10]) or f"exit {result.exit_code}"
+            reasons.append(f"`{result.command}` failed: {detail}")
+            continue
+        new = sorted(set(result.failures) - set(base.failures))
+        if new:
+            reasons.append(f"`{result.command}` has new failures: {', '.join(new[:10])}")
+        elif not result.failures:
+            # Failed before and after, and the output names nothing we can compare: fail closed.
+            reasons.append(f"`{result.command}` failed (exit {result.exit_code}) and its failures cannot be compared with the baseline")
+    return reasons

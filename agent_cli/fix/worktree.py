@@ -1,0 +1,55 @@
+"""Temporary git worktrees for building fixes: the user's checkout, index and stash are never touched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from agent_cli.config import Settings
+from agent_cli.gitrepo import GitError, GitRepo
+
+BRANCH_PREFIX = "agent/fix-"
+
+
+def worktrees_dir(settings: Settings) -> Path:
+    return settings.state_path.parent / "worktrees"
+
+
+def base_ref(git: GitRepo, settings: Settings) -> tuple[str, str]:
+    """(ref name, sha) of the production branch head, fetched from its remote when there is one."""
+    production = settings.environments.get("production")
+    branch = production.branch if production else "main"
+    remote = production.remote if production else "origin"
+    remotes = git.run("remote").split()
+    if remote in remotes:
+        git.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        sha = git.resolve(f"refs/remotes/{remote}/{branch}")
+        if sha:
+            return f"{remote}/{branch}", sha
+    for ref in (f"refs/heads/{branch}", "HEAD"):
+        sha = git.resolve(ref)
+        if sha:
+            return ref.removeprefix("refs/heads/"), sha
+    raise GitError(f"no commit to build on: neither {remote}/{branch}, {branch} nor HEAD resolves")
+
+
+def add(git: GitRepo, path: Path, base_sha: str, branch: str | None) -> GitRepo:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if branch:
+        git.run("worktree", "add", "--quiet", "-B", branch, str(path), base_sha)
+    else:
+        git.run("worktree", "add", "--quiet", "--detach", str(path), base_sha)
+    return GitRepo(path)
+
+
+def remove(git: GitRepo, path: Path) -> None:
+    try:
+        git.run("worktree", "remove", "--force", str(path))
+    except GitError:
+        shutil.rmtree(path, ignore_errors=True)
+    git.run("worktree", "prune")
+
+
+def delete_branch(git: GitRepo, branch: str) -> None:
+    if git.resolve(f"refs/heads/{branch}"):
+        git.run("branch", "-D", branch)

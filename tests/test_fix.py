@@ -1,0 +1,339 @@
+"""`agent fix` on real repositories with a bare remote: worktrees, strategies, the gate, validation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AGENT_BIN, Project, git
+from tests.fake_anthropic import FakeAnthropic, tool_reply
+
+OLD = {"GIT_AUTHOR_DATE": "2026-09-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-09-01T10:00:00Z"}
+VIEWS_GOOD = '''from app.repo import find
+
+
+def get_item(item_id):
+    item = find(item_id)
+    if item is None:
+        return {"error": "not found"}, 404
+    return {"name": item.name}, 200
+'''
+VIEWS_BAD = VIEWS_GOOD.replace('''    if item is None:
+        return {"error": "not found"}, 404
+''', "")
+REPO_PY = '''class Item:
+    def __init__(self, name):
+        self.name = name
+
+
+ITEMS = {1: Item("apple")}
+
+
+def find(item_id):
+    return ITEMS.get(item_id)
+'''
+TESTS = '''from app.views import get_item
+
+
+def test_found():
+    assert get_item(1) == ({"name": "apple"}, 200)
+
+
+def test_missing():
+    assert get_item(99) == ({"error": "not found"}, 404)
+'''
+TRACE = """2026-11-21 10:00:01,000 ERROR app.views: request failed "GET /api/items/99" status=500
+Traceback (most recent call last):
+  File "/app/app/views.py", line 6, in get_item
+    return {"name": item.name}, 200
+AttributeError: 'NoneType' object has no attribute 'name'
+"""
+PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
+
+
+def commit(root: Path, message: str, env: dict[str, str] | None = None) -> str:
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, check=True, env={**os.environ, **(env or {})})
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def app(project: Project, tmp_path: Path) -> dict:
+    """An app whose recent commit removed a None guard; main pushed to a bare origin."""
+    root = project.root
+    (root / "app").mkdir()
+    (root / "tests").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "repo.py").write_text(REPO_PY)
+    (root / "app" / "views.py").write_text(VIEWS_GOOD)
+    (root / "tests" / "test_views.py").write_text(TESTS)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / ".env").write_text("DATABASE_URL=postgres://localhost/app\n")
+    commit(root, "add item view", OLD)
+    (root / "app" / "views.py").write_text(VIEWS_BAD)
+    bad = commit(root, "simplify get_item")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    (root / "logs").mkdir()
+    (root / "logs" / "app.log").write_text(TRACE)
+    return {"bad": bad, "origin": origin}
+
+
+def configure(project: Project, extra: str = "", commands: list[str] | None = None) -> None:
+    cmds = ", ".join(f'"{c}"' for c in (commands or [PYTEST]))
+    project.config.write_text(
+        '[[sources]]\nname = "app"\nkind = "file"\npaths = ["logs/*.log"]\n'
+        f"[validate]\ncommands = [{cmds}]\ntimeout_s = 60\n" + extra
+    )
+
+
+def diagnosed(project: Project, extra: str = "", commands: list[str] | None = None, env: dict | None = None) -> int:
+    configure(project, extra, commands)
+    issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
+    result = project.run("--json", "diagnose", str(issue), env=env)
+    assert result.exit_code == 0, result.stderr
+    return issue
+
+
+def checkout_snapshot(root: Path) -> dict:
+    files = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in (".git", ".agent") or not path.is_file():
+            continue
+        files[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        "files": files,
+        "status": git(root, "status", "--porcelain", "--untracked-files=all"),
+        "head": git(root, "rev-parse", "HEAD"),
+        "index": git(root, "diff", "--cached"),
+        "stash": git(root, "stash", "list"),
+        "branch": git(root, "branch", "--show-current"),
+    }
+
+
+def llm_fix(path: str, search: str, replace: str, summary: str = "restore the None guard") -> tuple[int, dict]:
+    return tool_reply("propose_fix", {"summary": summary, "edits": [{"path": path, "search": search, "replace": replace}], "confidence": 0.9})
+
+
+GUARD_SEARCH = '    item = find(item_id)\n    return {"name": item.name}, 200'
+GUARD_REPLACE = '    item = find(item_id)\n    if item is None:\n        return {"error": "not found"}, 404\n    return {"name": item.name}, 200'
+# Guards, but breaks test_found, which passes on the base: a new failure.
+WRONG_REPLACE = '    item = find(item_id)\n    if item is None:\n        return {"error": "not found"}, 404\n    return {"name": item.name.upper()}, 200'
+
+
+def test_revert_of_the_recent_bad_commit_goes_red_to_green_and_leaves_the_checkout_alone(project: Project, app: dict) -> None:
+    issue = diagnosed(project)
+    root = project.root
+    (root / "README.md").write_text("uncommitted work in progress\n")  # the user's uncommitted change
+    git(root, "add", "README.md")
+    before = checkout_snapshot(root)
+    result = project.run("--json", "fix", str(issue))
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["status"] == "fix_ready" and data["branch"] == f"agent/fix-{issue}-1"
+    (attempt,) = data["attempts"]
+    assert attempt["strategy"] == "revert" and attempt["files"] == ["app/views.py"]
+    assert attempt["validation"][0]["exit_code"] == 0
+    baseline = sqlite3.connect(project.state).execute("SELECT results FROM validation_baselines").fetchone()[0]
+    assert '"exit_code": 1' in baseline and "test_missing" in baseline  # red before
+    assert checkout_snapshot(root) == before
+    # The branch holds the revert, with the documented message.
+    assert git(root, "show", f"{data['branch']}:app/views.py") == VIEWS_GOOD.rstrip("\n")
+    message = git(root, "log", "-1", "--format=%B", data["branch"])
+    assert message.startswith(f"fix: revert {app['bad'][:12]}")
+    for header in ("Issue: #", "Root Cause: ", "Fix: ", "Impact: app/views.py", "Testing:", f"Agent-Issue: {issue}", "Agent-Severity: P", "Agent-Confidence: 0."):
+        assert header in message, header
+    assert git(root, "log", "-1", "--format=%cn <%ce>|%an", data["branch"]) == "agent-cli <agent-cli@localhost>|agent-cli"
+    assert git(root, "rev-parse", f"{data['branch']}^") == app["bad"]  # built on origin/main
+    assert not list((root / ".agent" / "worktrees").iterdir())
+    shown = project.run("--json", "show", str(issue)).json()
+    assert shown["status"] == "fix_ready" and shown["fixes"][-1]["sha"] == data["sha"]
+
+
+def test_dry_run_prints_the_diff_and_commits_nothing(project: Project, app: dict) -> None:
+    issue = diagnosed(project)
+    result = project.run("fix", str(issue), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "+    if item is None:" in result.stdout and "passed" in result.stdout and "nothing committed" in result.stdout
+    assert git(project.root, "branch", "--list", "agent/*") == ""
+    assert project.run("--json", "show", str(issue)).json()["status"] == "diagnosed"
+
+
+def test_pre_existing_failing_test_does_not_block(project: Project, app: dict) -> None:
+    root = project.root
+    (root / "tests" / "test_legacy.py").write_text("def test_legacy_broken():\n    assert 1 == 2\n")
+    commit(root, "legacy test")
+    git(root, "push", "-q", "origin", "main")
+    issue = diagnosed(project)
+    data = project.run("--json", "fix", str(issue)).json()
+    assert data["status"] == "fix_ready", data
+    assert "test_legacy_broken" in data["attempts"][0]["validation"][0]["output_tail"]
+
+
+def test_llm_fix_through_the_local_messages_api(project: Project, app: dict) -> None:
+    with FakeAnthropic() as api:
+        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
+        api.script.append(tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"],
+                                                          "fix_strategy": "guard", "confidence": 0.85, "requires_human_approval": False,
+                                                          "estimated_fix_minutes": 5}))
+        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        api.script.append(llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE))
+        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["attempts"][0]["strategy"] == "llm" and data["status"] == "fix_ready"
+    request = api.requests[-1]
+    assert request["tool_choice"] == {"type": "tool", "name": "propose_fix"}
+    assert "file app/views.py" in request["messages"][0]["content"]
+    assert git(project.root, "show", f"{data['branch']}:app/views.py") == VIEWS_GOOD.rstrip("\n")
+
+
+def test_failing_first_answer_sends_test_output_to_the_second(project: Project, app: dict) -> None:
+    with FakeAnthropic() as api:
+        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
+        api.script.append(tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"],
+                                                          "fix_strategy": "guard", "confidence": 0.85, "requires_human_approval": False,
+                                                          "estimated_fix_minutes": 5}))
+        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        api.script.extend([llm_fix("app/views.py", GUARD_SEARCH, WRONG_REPLACE), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
+        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert [a["outcome"] for a in data["attempts"]] == ["failed", "committed"]
+    assert "test_found" in data["attempts"][0]["reasons"][0]
+    second_prompt = api.requests[-1]["messages"][0]["content"]
+    assert "why the previous attempt failed" in second_prompt and "test_found" in second_prompt and "APPLE" in second_prompt
+    branches = git(project.root, "branch", "--list", "agent/*").split()
+    assert branches == [data["branch"]]  # the failed attempt's branch is gone
+
+
+def test_protected_outside_and_symlinked_edits_are_rejected_and_nothing_is_written(project: Project, app: dict, tmp_path: Path) -> None:
+    outside_target = tmp_path / "outside_target.py"
+    outside_target.write_text("SAFE = True\n")
+    os.symlink(outside_target, project.root / "app" / "link.py")
+    commit(project.root, "add a symlink")
+    git(project.root, "push", "-q", "origin", "main")
+    env_before = (project.root / ".env").read_bytes()
+    with FakeAnthropic() as api:
+        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
+        api.script.append(tool_reply("report_diagnosis", {"root_cause": "x", "affected_files": ["app/views.py"], "fix_strategy": "guard",
+                                                          "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5}))
+        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        api.script.extend([
+            llm_fix(".env", "DATABASE_URL=postgres://localhost/app", "DATABASE_URL=postgres://evil/app"),
+            llm_fix("../outside.py", "", "print('escaped')\n"),
+            llm_fix("app/link.py", "SAFE = True", "SAFE = False"),
+        ])
+        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+    assert result.exit_code == 3, result.stderr
+    reasons = [a["reasons"][0] for a in result.json()["attempts"]]
+    assert "policy.protected_paths '.env*'" in reasons[0]
+    assert "outside the repository" in reasons[1]
+    assert "symlink" in reasons[2]
+    assert (project.root / ".env").read_bytes() == env_before
+    assert not (project.root.parent / "outside.py").exists()
+    assert outside_target.read_text() == "SAFE = True\n"
+    assert git(project.root, "branch", "--list", "agent/*") == ""
+    audit = project.run("--json", "show", str(issue)).json()["audit"]
+    assert sum(1 for a in audit if a["decision"] == "rejected") == 3
+    assert project.run("--json", "show", str(issue)).json()["status"] == "needs_human"
+
+
+def test_ambiguous_search_is_rejected_with_text_the_model_can_use(project: Project, app: dict) -> None:
+    with FakeAnthropic() as api:
+        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
+        api.script.append(tool_reply("report_diagnosis", {"root_cause": "x", "affected_files": ["app/views.py"], "fix_strategy": "guard",
+                                                          "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5}))
+        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        api.script.extend([llm_fix("app/views.py", "item", "thing"), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
+        data = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).json()
+    assert data["attempts"][0]["outcome"] == "failed"
+    assert "matches 5 places" in data["attempts"][0]["reasons"][0]
+    assert "matches 5 places" in api.requests[-1]["messages"][0]["content"]
+    assert data["status"] == "fix_ready"
+
+
+def test_hanging_validation_is_killed_at_the_timeout(project: Project, app: dict) -> None:
+    marker = f"agent-hang-{os.getpid()}"
+    issue = diagnosed(project, commands=[f"sleep 30 # {marker}"])
+    project.config.write_text(project.config.read_text().replace("timeout_s = 60", "timeout_s = 1"))
+    started = time.monotonic()
+    result = project.run("--json", "fix", str(issue))
+    assert result.exit_code == 1
+    attempt = result.json()["attempts"][0]
+    assert attempt["validation"][0]["timed_out"] is True and "timed out" in attempt["reasons"][0]
+    assert time.monotonic() - started < 25
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert marker not in ps
+
+
+def test_kill_9_during_validation_is_cleaned_up_by_the_next_run(project: Project, app: dict, tmp_path: Path) -> None:
+    started, release = tmp_path / "started", tmp_path / "release"
+    command = f"touch {started}; test -f {release} || sleep 120; {PYTEST}"
+    issue = diagnosed(project, commands=[command])
+    proc = subprocess.Popen([str(AGENT_BIN), "-c", str(project.config), "fix", str(issue)], cwd=project.root)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    conn = sqlite3.connect(project.state)
+    branch, worktree, pgid = conn.execute("SELECT branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchone()
+    assert Path(worktree).exists() and git(project.root, "branch", "--list", branch)
+    assert pgid and _alive(pgid)
+    release.touch()
+    result = project.run("--json", "fix", str(issue))
+    assert result.exit_code == 0, result.stderr
+    assert not Path(worktree).exists()
+    assert not _alive(pgid)
+    assert git(project.root, "branch", "--list", "agent/*").split() == [result.json()["branch"]]
+    status = conn.execute("SELECT status FROM fixes WHERE branch = ?", [branch]).fetchone()[0]
+    assert status == "abandoned"
+    assert "prunable" not in git(project.root, "worktree", "list", "--porcelain")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def test_fix_refuses_an_undiagnosed_issue_and_a_paused_agent(project: Project, app: dict) -> None:
+    configure(project)
+    issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
+    result = project.run("fix", str(issue))
+    assert result.exit_code == 3 and "diagnosed" in result.stderr
+    project.run("diagnose", str(issue))
+    project.run("pause", "--reason", "freeze")
+    paused = project.run("fix", str(issue))
+    assert paused.exit_code == 3 and "paused" in paused.stderr
+    assert project.run("fix", str(issue), "--dry-run").exit_code == 0  # a dry run changes nothing
+
+
+def test_offline_template_reuses_the_functions_not_found_path(project: Project, app: dict) -> None:
+    root = project.root
+    (root / "app" / "views.py").write_text(VIEWS_BAD.replace(
+        "def get_item(item_id):\n", 'def get_item(item_id):\n    if item_id < 0:\n        return {"error": "not found"}, 404\n'))
+    commit(root, "validate ids", OLD)
+    git(root, "push", "-q", "origin", "main")
+    (root / "logs" / "app.log").write_text(TRACE.replace("line 6", "line 8"))
+    issue = diagnosed(project, "[fix]\nrevert_max_age_h = 0\n")
+    data = project.run("--json", "fix", str(issue)).json()
+    assert data["status"] == "fix_ready", data
+    assert data["attempts"][0]["strategy"] == "template"
+    fixed = git(root, "show", f"{data['branch']}:app/views.py")
+    assert '    if item is None:\n        return {"error": "not found"}, 404\n    return {"name": item.name}, 200' in fixed
