@@ -5,27 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Project, git
 from tests.fake_anthropic import FakeAnthropic, error_reply, tool_reply
+from tests.sample_app import OLD_COMMIT_DATE, VIEWS_BAD, VIEWS_GOOD
 
-VIEWS_V1 = '''from app.repo import find
-
-
-def get_item(item_id):
-    item = find(item_id)
-    if item is None:
-        return {"error": "not found"}, 404
-    return {"name": item.name}, 200
-'''
-VIEWS_V2 = VIEWS_V1.replace('''    item = find(item_id)
-    if item is None:
-        return {"error": "not found"}, 404
-    return {"name": item.name}, 200''', '''    item = find(item_id)
-    return {"name": item.name}, 200''')
+VIEWS_V1, VIEWS_V2 = VIEWS_GOOD, VIEWS_BAD
 VIEWS_V3 = VIEWS_V2 + '''
 
 def health():
@@ -51,8 +38,7 @@ def app_repo(project: Project) -> dict[str, str]:
     (root / "app" / "repo.py").write_text("def find(item_id):\n    return None\n")
     (root / "app" / "views.py").write_text(VIEWS_V1)
     git(root, "add", "-A")
-    old = {"GIT_AUTHOR_DATE": "2026-09-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-09-01T10:00:00Z"}
-    subprocess.run(["git", "commit", "-q", "-m", "add item view"], cwd=root, check=True, env={**os.environ, **old})
+    subprocess.run(["git", "commit", "-q", "-m", "add item view"], cwd=root, check=True, env={**os.environ, **OLD_COMMIT_DATE})
     (root / "app" / "views.py").write_text(VIEWS_V2)
     git(root, "commit", "-q", "-am", "simplify get_item")
     c2 = git(root, "rev-parse", "HEAD")
@@ -197,7 +183,7 @@ def test_budget_exceeded_stops_the_call(project: Project, app_repo: dict) -> Non
 
 def test_daily_budget_counts_spend_across_issues(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
-        issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_tokens = 100\nmax_cost_per_day_usd = 0.01\n')
+        scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_tokens = 100\nmax_cost_per_day_usd = 0.01\n')
         conn = sqlite3.connect(project.state)
         conn.execute("INSERT INTO llm_calls(ts, issue_id, step, model, cost_usd, outcome) VALUES (strftime('%Y-%m-%dT%H:%M:%f+00:00','now'), 99, 'diagnose', 'm', 0.0099, 'ok')")
         conn.commit()

@@ -15,20 +15,9 @@ import pytest
 
 from tests.conftest import AGENT_BIN, Project, git
 from tests.fake_anthropic import FakeAnthropic, tool_reply
+from tests.sample_app import OLD_COMMIT_DATE, VIEWS_BAD, VIEWS_GOOD
 
-OLD = {"GIT_AUTHOR_DATE": "2026-09-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-09-01T10:00:00Z"}
-VIEWS_GOOD = '''from app.repo import find
-
-
-def get_item(item_id):
-    item = find(item_id)
-    if item is None:
-        return {"error": "not found"}, 404
-    return {"name": item.name}, 200
-'''
-VIEWS_BAD = VIEWS_GOOD.replace('''    if item is None:
-        return {"error": "not found"}, 404
-''', "")
+OLD = OLD_COMMIT_DATE
 REPO_PY = '''class Item:
     def __init__(self, name):
         self.name = name
@@ -103,6 +92,15 @@ def diagnosed(project: Project, extra: str = "", commands: list[str] | None = No
     result = project.run("--json", "diagnose", str(issue), env=env)
     assert result.exit_code == 0, result.stderr
     return issue
+
+
+def llm_diagnosed(project: Project, api: FakeAnthropic) -> int:
+    """Diagnosed through the fake Messages API, with reverts off so the LLM strategy is used."""
+    api.script.append(tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"],
+                                                      "fix_strategy": "guard", "confidence": 0.85, "requires_human_approval": False,
+                                                      "estimated_fix_minutes": 5}))
+    extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
+    return diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
 
 
 def checkout_snapshot(root: Path) -> dict:
@@ -183,11 +181,7 @@ def test_pre_existing_failing_test_does_not_block(project: Project, app: dict) -
 
 def test_llm_fix_through_the_local_messages_api(project: Project, app: dict) -> None:
     with FakeAnthropic() as api:
-        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
-        api.script.append(tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"],
-                                                          "fix_strategy": "guard", "confidence": 0.85, "requires_human_approval": False,
-                                                          "estimated_fix_minutes": 5}))
-        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        issue = llm_diagnosed(project, api)
         api.script.append(llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE))
         result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
@@ -201,11 +195,7 @@ def test_llm_fix_through_the_local_messages_api(project: Project, app: dict) -> 
 
 def test_failing_first_answer_sends_test_output_to_the_second(project: Project, app: dict) -> None:
     with FakeAnthropic() as api:
-        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
-        api.script.append(tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"],
-                                                          "fix_strategy": "guard", "confidence": 0.85, "requires_human_approval": False,
-                                                          "estimated_fix_minutes": 5}))
-        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        issue = llm_diagnosed(project, api)
         api.script.extend([llm_fix("app/views.py", GUARD_SEARCH, WRONG_REPLACE), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
         result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
@@ -226,10 +216,7 @@ def test_protected_outside_and_symlinked_edits_are_rejected_and_nothing_is_writt
     git(project.root, "push", "-q", "origin", "main")
     env_before = (project.root / ".env").read_bytes()
     with FakeAnthropic() as api:
-        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
-        api.script.append(tool_reply("report_diagnosis", {"root_cause": "x", "affected_files": ["app/views.py"], "fix_strategy": "guard",
-                                                          "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5}))
-        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        issue = llm_diagnosed(project, api)
         api.script.extend([
             llm_fix(".env", "DATABASE_URL=postgres://localhost/app", "DATABASE_URL=postgres://evil/app"),
             llm_fix("../outside.py", "", "print('escaped')\n"),
@@ -252,10 +239,7 @@ def test_protected_outside_and_symlinked_edits_are_rejected_and_nothing_is_writt
 
 def test_ambiguous_search_is_rejected_with_text_the_model_can_use(project: Project, app: dict) -> None:
     with FakeAnthropic() as api:
-        extra = f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n'
-        api.script.append(tool_reply("report_diagnosis", {"root_cause": "x", "affected_files": ["app/views.py"], "fix_strategy": "guard",
-                                                          "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5}))
-        issue = diagnosed(project, extra, env={"ANTHROPIC_API_KEY": "test-key"})
+        issue = llm_diagnosed(project, api)
         api.script.extend([llm_fix("app/views.py", "item", "thing"), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
         data = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).json()
     assert data["attempts"][0]["outcome"] == "failed"

@@ -417,3 +417,18 @@ def test_error_rate_metrics_are_kept_per_source(project: Project, logs: Path) ->
     scan(project)
     conn = sqlite3.connect(project.state)
     assert conn.execute("SELECT SUM(lines), SUM(events) FROM source_metrics WHERE source = 'app'").fetchone() == (14, 1)
+
+
+def test_bundled_example_log_reads_as_documented(project: Project) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "logs" / "mixed.log"
+    result = project.run("scan", "--dry-run", "--events", "--path", str(example))
+    assert result.exit_code == 0, result.stderr
+    got = [(r["line"], r["level"], r["exception_type"], r["severity"]) for r in map(json.loads, result.stdout.splitlines())]
+    assert got == [
+        (2, "error", "AttributeError", "P2"),
+        (7, "warning", None, "P3"),
+        (8, "error", None, "P3"),
+        (10, "error", "KeyError", "P2"),  # the chained traceback is one event; the last exception propagated
+        (24, "error", "TypeError", "P2"),
+        (27, "error", "java.lang.IllegalStateException", "P2"),
+    ]

@@ -262,14 +262,17 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
     exc_msg: str | None = None
     if py_type:
         exc_type, exc_msg = py_type, py_msg
-    elif not exc_type and _maybe_exception(head):
+    elif not exc_type and _maybe_exception(text[:4000]):
         m = _EXC_IN_TEXT.search(message if record is not None else head)
         if m and (frames or m.start("type") <= 1 or record is None):
             exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
-        elif stack_lines and stack_lines[0].strip():
-            m = _EXC_IN_TEXT.search(stack_lines[0])
-            if m:
-                exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
+        else:
+            # Java / JS: the exception header stands on its own line under the log line.
+            for candidate in stack_lines[:6]:
+                m = _EXC_IN_TEXT.match(candidate.removeprefix("Caused by: ")) if candidate[:1] not in (" ", "\t") else None
+                if m:
+                    exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
+                    break
     # A bare stack trace (no level word) is an unhandled error.
     if level == "info" and record is None and level_match is None and (py_type or (exc_type and frames)):
         level = "error"

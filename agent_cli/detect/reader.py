@@ -69,7 +69,7 @@ def _is_indented(buf: bytes, pos: int) -> bool:
     return buf[pos:pos + 1] in (b" ", b"\t")
 
 
-def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented: bool) -> bool:
+def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented: bool, second_line: bool) -> bool:
     """Does the line at `pos` continue the record above it?"""
     if pos >= end:
         return False
@@ -77,18 +77,26 @@ def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented
         return True
     line = buf[pos:_line_end(buf, pos, end)].rstrip(b"\r\n")
     if not line:
-        # Blank lines belong to a Python exception chain only when a chain marker follows.
-        nxt = _line_end(buf, pos, end)
-        probe = nxt
+        # Blank lines belong to a Python exception chain: just before or just after its marker line.
+        if not in_python_tb:
+            return False
+        probe = pos
         while probe < end and buf[probe:probe + 1] in (b"\n", b"\r"):
             probe += 1
-        return in_python_tb and buf.startswith(_CHAIN, probe)
+        if buf.startswith(_CHAIN, probe):
+            return True
+        q = pos
+        while q > 0 and buf[q - 1:q] in (b"\n", b"\r"):
+            q -= 1
+        return buf.startswith(_CHAIN, buf.rfind(b"\n", 0, q) + 1)
     if line.startswith((b"Traceback (most recent call last)", b"Caused by: ")) or line.startswith(_CHAIN):
         return True
     # The exception line closing a Python traceback: "ValueError: bad value".
     if in_python_tb and prev_indented and _PY_EXC.match(line):
         return True
-    # A Java/JS exception header under a log line, followed by its indented frames.
+    # A Java/JS exception header right under a log line, followed by its indented frames.
+    if not second_line or in_python_tb:
+        return False
     nxt = _line_end(buf, pos, end)
     return bool(_EXC_HEADER.match(line)) and _is_indented(buf, nxt) and nxt < end
 
@@ -102,7 +110,7 @@ def _extend(buf: bytes, head: int, end: int) -> int:
     prev_indented = False
     count = 1
     while pos < end and count < MAX_BLOCK_LINES and pos - head < MAX_BLOCK_BYTES:
-        if not _continues(buf, pos, end, in_tb, prev_indented):
+        if not _continues(buf, pos, end, in_tb, prev_indented, count == 1):
             break
         if buf.startswith(b"Traceback (most recent call last)", pos):
             in_tb = True

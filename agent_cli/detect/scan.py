@@ -128,7 +128,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
         result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": len(read.events), "errors": read.errors}
         result.events += len(read.events)
     now = datetime.now(timezone.utc)
-    with state.transaction() as db:
+    with state.transaction():
         for read in reads:
             _store_source(state, read, now)
         by_fp: dict[str, list[Event]] = defaultdict(list)

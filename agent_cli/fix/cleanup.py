@@ -1,0 +1,44 @@
+"""Cleaning up what an interrupted or failed fix attempt left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent_cli.fix import worktree
+from agent_cli.fix.validate import kill_group
+from agent_cli.gitrepo import GitRepo
+from agent_cli.runner import Run
+
+
+def _process_in(pgid: int, directory: Path) -> bool:
+    """Is process `pgid` still running inside `directory`? (A reused pid elsewhere must not be killed.)"""
+    try:
+        cwd = Path(os.readlink(f"/proc/{pgid}/cwd"))
+    except OSError:
+        return False
+    return cwd == directory or directory in cwd.parents
+
+
+def cleanup(run: Run, git: GitRepo) -> list[str]:
+    """Remove what killed or failed attempts left: worktrees, branches, validation processes."""
+    cleaned: list[str] = []
+    rows = run.state.db.execute("SELECT id, issue_id, branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchall()
+    for fix_id, issue_id, branch, path, pgid in rows:
+        if pgid and path and _process_in(pgid, Path(path)):
+            kill_group(pgid)
+        if path and Path(path).exists():
+            worktree.remove(git, Path(path))
+        if branch:
+            worktree.delete_branch(git, branch)
+        with run.state.transaction() as db:
+            db.execute("UPDATE fixes SET status = 'abandoned', reason = 'left by an interrupted run; cleaned up' WHERE id = ?", [fix_id])
+            run.audit(step="fix", decision="cleaned-up", issue_id=issue_id, reason=f"attempt {fix_id} was interrupted; removed its worktree and branch {branch}")
+        cleaned.append(branch or path or str(fix_id))
+    root = worktree.worktrees_dir(run.settings)
+    if root.is_dir():
+        for leftover in root.iterdir():
+            worktree.remove(git, leftover)
+            cleaned.append(str(leftover))
+    git.run("worktree", "prune")
+    return cleaned

@@ -1,0 +1,147 @@
+"""Fix strategies, tried in order: revert the suspect commit, Claude's propose_fix, offline templates.
+
+Each produces a Proposal (edits, or a revert git applies) that the step gates,
+applies and validates.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agent_cli.config import Settings
+from agent_cli.fix import gate
+from agent_cli.gitrepo import GitError, GitRepo
+from agent_cli.llm_schema import Edit
+from agent_cli.runner import Run
+
+MAX_FILE_CHARS_FOR_LLM = 40_000
+
+
+def revert_candidate(settings: Settings, diagnosis: dict[str, Any]) -> dict[str, Any] | None:
+    suspect = diagnosis.get("suspect_commit") or {}
+    if not suspect.get("sha"):
+        return None
+    try:  # its age now, not when it was diagnosed
+        age_h = (datetime.now(timezone.utc) - datetime.fromisoformat(suspect["authored_at"])).total_seconds() / 3600
+    except (KeyError, ValueError):
+        return None
+    if age_h > settings.fix.revert_max_age_h:
+        return None
+    if not (suspect.get("touched_culprit_line") or suspect.get("changed_culprit_function")):
+        return None
+    return suspect
+
+
+def plan_strategies(settings: Settings, diagnosis: dict[str, Any]) -> list[str]:
+    from agent_cli.llm import provider_name
+
+    plan = ["revert"] if revert_candidate(settings, diagnosis) else []
+    plan.append("llm" if provider_name(settings) == "anthropic" else "template")
+    return plan
+
+
+@dataclass
+class Proposal:
+    summary: str
+    how: str
+    files: list[str]
+    added_text: str
+    changed_lines: int
+    edits: list[Edit] | None = None  # None: a revert, applied by git
+    revert_sha: str | None = None
+    revert_paths: list[str] | None = None
+    confidence: float | None = None
+
+
+class AttemptFailed(Exception):
+    def __init__(self, outcome: str, reasons: list[str], *, final: bool = False) -> None:
+        super().__init__("; ".join(reasons))
+        self.outcome = outcome
+        self.reasons = reasons
+        self.final = final  # no further attempt can help (model unreachable, budget spent)
+
+
+def propose_revert(git: GitRepo, base_sha: str, suspect: dict[str, Any], culprit_path: str | None, whole: bool) -> Proposal:
+    sha = suspect["sha"]
+    try:
+        git.run("merge-base", "--is-ancestor", sha, base_sha)
+    except GitError:
+        raise AttemptFailed("skipped", [f"suspect {sha[:12]} is not in the production branch; nothing to revert"]) from None
+    paths = None if whole or not culprit_path else [culprit_path]
+    reverse = git.run("diff", sha, f"{sha}^", "--", *(paths or []))
+    files = [f for f in git.run("diff", "--name-only", sha, f"{sha}^", "--", *(paths or [])).split("\n") if f]
+    added = "\n".join(line[1:] for line in reverse.split("\n") if line.startswith("+") and not line.startswith("+++"))
+    changed = sum(1 for line in reverse.split("\n") if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    what = f"revert {sha[:12]} ({suspect.get('subject', '')})" if whole else f"revert {sha[:12]}'s changes to {culprit_path}"
+    return Proposal(summary=what, how=f"{what}: it changed the failing code {suspect.get('age_hours', 0):.1f}h before the error",
+                    files=files, added_text=added, changed_lines=changed, revert_sha=sha, revert_paths=paths)
+
+
+def apply_revert(wt: GitRepo, wt_path: Path, proposal: Proposal) -> None:
+    sha = proposal.revert_sha
+    assert sha is not None
+    if proposal.revert_paths is None:
+        try:
+            wt.run("revert", "--no-commit", sha)
+            return
+        except GitError as exc:
+            try:
+                wt.run("revert", "--abort")
+            except GitError:
+                wt.run("reset", "--hard", "--quiet")
+            raise AttemptFailed("failed", [f"git revert of {sha[:12]} does not apply: {exc.message}"]) from None
+    patch = wt.run("diff", f"{sha}^", sha, "--", *proposal.revert_paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as handle:
+        handle.write(patch)
+    try:
+        wt.run("apply", "-R", "--index", handle.name)
+    except GitError as exc:
+        raise AttemptFailed("failed", [f"partial revert of {sha[:12]} does not apply: {exc.message}"]) from None
+    finally:
+        os.unlink(handle.name)
+
+
+def propose_template(wt_path: Path, diagnosis: dict[str, Any]) -> Proposal:
+    from agent_cli.fix.templates import none_guard
+
+    context = diagnosis.get("context") or {}
+    made = none_guard(wt_path, diagnosis.get("culprit") or None, context.get("exception_type"), context.get("message") or "")
+    if made is None:
+        raise AttemptFailed("skipped", ["no offline template applies to this error (only None/undefined dereferences)"])
+    edits, summary = made
+    return _edit_proposal(edits, summary, summary, None)
+
+
+def _edit_proposal(edits: list[Edit], summary: str, how: str, confidence: float | None) -> Proposal:
+    added = "\n".join(e.replace for e in edits)
+    changed = sum(len(e.search.split("\n")) + len(e.replace.split("\n")) for e in edits)
+    return Proposal(summary=summary, how=how, files=list(dict.fromkeys(e.path for e in edits)), added_text=added,
+                    changed_lines=changed, edits=edits, confidence=confidence)
+
+
+def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any], feedback: str | None) -> Proposal:
+    from agent_cli.fix.prompts import SYSTEM, fix_prompt
+    from agent_cli.llm import ToolCaller
+    from agent_cli.llm_schema import PROPOSE_FIX, FixAnswer
+    from agent_cli.redact import redact
+
+    culprit = diagnosis.get("culprit") or {}
+    wanted = list(dict.fromkeys([*diagnosis.get("affected_files", []), *([culprit["path"]] if culprit.get("path") else [])]))
+    files: dict[str, str] = {}
+    for path in wanted:
+        rejection, _ = gate.check_path(wt_path, path, run.settings.policy)
+        target = wt_path / path
+        if rejection is None and target.is_file():
+            files[path] = target.read_text(encoding="utf-8", errors="replace")[:MAX_FILE_CHARS_FOR_LLM]
+    prompt = redact(fix_prompt(issue, diagnosis, files, feedback), emails=run.settings.diagnose.redact_emails)
+    answer, _cost = ToolCaller(run.settings, run.state).ask(
+        issue_id=issue["id"], step="fix", system=SYSTEM, prompt=prompt, tool=PROPOSE_FIX, answer=FixAnswer
+    )
+    return _edit_proposal(answer.edits, answer.summary, f"{answer.summary} (proposed by {run.settings.llm.model})", answer.confidence)
+
+
