@@ -30,6 +30,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
         r"\1[REDACTED:secret]",
     ),
 )
+# In code, `token = request.headers["X"]` is not a secret; a quoted literal assigned to such a name is.
+_CODE_LITERAL_SECRET = re.compile(
+    r"(?i)\b\w*(?:password|passwd|secret|token|api_?key|access_?key|private_?key)\w*[\"']?\s*[=:]\s*[\"'][^\"'\s]{8,}[\"']"
+)
+_CONTEXT_ONLY = {"secret-value", "bearer-token"}  # patterns for log text, too eager for code
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 
@@ -42,6 +47,9 @@ def redact(text: str, *, emails: bool = True) -> str:
     return text
 
 
-def find_secrets(text: str) -> list[str]:
-    """Kinds of secret present in `text` (emails excluded): used to refuse a fix that adds one."""
-    return [kind for kind, pattern, _ in _PATTERNS if pattern.search(text)]
+def find_secrets(code: str) -> list[str]:
+    """Kinds of secret present in source `code` (emails excluded): used to refuse a fix that adds one."""
+    kinds = [kind for kind, pattern, _ in _PATTERNS if kind not in _CONTEXT_ONLY and pattern.search(code)]
+    if _CODE_LITERAL_SECRET.search(code):
+        kinds.append("secret-literal")
+    return kinds

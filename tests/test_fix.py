@@ -306,6 +306,10 @@ def test_fix_refuses_an_undiagnosed_issue_and_a_paused_agent(project: Project, a
     paused = project.run("fix", str(issue))
     assert paused.exit_code == 3 and "paused" in paused.stderr
     assert project.run("fix", str(issue), "--dry-run").exit_code == 0  # a dry run changes nothing
+    project.run("resume")
+    project.config.write_text(project.config.read_text().replace(f'commands = ["{PYTEST}"]', "commands = []"))
+    unvalidated = project.run("fix", str(issue))
+    assert unvalidated.exit_code == 3 and "validate.commands" in unvalidated.stderr
 
 
 def test_offline_template_reuses_the_functions_not_found_path(project: Project, app: dict) -> None:

@@ -41,7 +41,27 @@ def test_each_secret_kind_is_redacted(kind: str, text: str, secret: str) -> None
     out = redact(text)
     assert secret not in out
     assert "[REDACTED:" in out
-    assert find_secrets(text)
+
+
+@pytest.mark.parametrize("code", [
+    "KEY = 'sk-ant-api03-" + "x" * 30 + "'",
+    "STRIPE = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'",
+    'DB_PASSWORD = "correct-horse-battery"',
+    "headers = {'api_key': 'k3y-9f8e7d6c5b'}",
+    "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+])
+def test_secrets_added_in_code_are_found(code: str) -> None:
+    assert find_secrets(code)
+
+
+@pytest.mark.parametrize("code", [
+    'token = request.headers["Authorization"]',
+    "password = form.get('password')",
+    "if not api_key:\n    raise MissingKey()",
+    'secret_name = "db"',
+])
+def test_ordinary_code_about_secrets_is_not_flagged(code: str) -> None:
+    assert find_secrets(code) == []
 
 
 @pytest.mark.parametrize("text", ORDINARY)

@@ -145,6 +145,9 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False) -> FixResult:
     if not dry_run:
         ensure_not_paused(state, "fix")
         check_fix_rate(run)
+        if not settings.validate_.commands:
+            # Nothing would check the change: never commit an unvalidated fix.
+            raise PolicyRefused("no validation commands are configured", rule="validate.commands")
     git = GitRepo(settings.repo_path)
     cleanup(run, git)
     base_name, base_sha = worktree.base_ref(git, settings)
