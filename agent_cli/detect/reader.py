@@ -1,24 +1,25 @@
 """Finding event records in a byte buffer without a Python loop per line.
 
-Candidate lines are found with `bytes.find` over the whole buffer for a few
-level markers (C speed); only those lines, and the continuation lines of their
-records (stack traces), are looked at in Python. Lines are counted with
-`bytes.count`.
+Candidate lines are found by searching the whole buffer for a few level
+markers in native code (Hyperscan, all markers in one pass, where its wheel
+exists; else one `bytes.find` pass per marker); only those lines, and the
+continuation lines of their records (stack traces), are looked at in Python.
+Lines are counted with `bytes.count`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from array import array
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_cli.detect.events import CHAIN_MARKERS, python_traceback_complete
+from agent_cli.detect.parallel import can_fork, fork_map
 
 MAX_BLOCK_LINES = 400
 MAX_BLOCK_BYTES = 256 * 1024
 MAX_LINE_BYTES = 1024 * 1024
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this a fork costs more than it saves
+HYPERSCAN_MIN_BYTES = 256 * 1024  # below this loading Hyperscan costs more than bytes.find
 
 _BASE_MARKERS: dict[str, tuple[bytes, ...]] = {
     "debug": (b"DEBUG", b"TRACE", b"debug"),
@@ -129,7 +130,8 @@ def _head_of(buf: bytes, line_start: int, floor: int) -> int:
     return pos
 
 
-def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+def _starts_by_find(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+    """Portable search: one `bytes.find` pass per marker."""
     starts: set[int] = set()
     for marker in markers:
         p = buf.find(marker, 0, end)
@@ -144,51 +146,43 @@ def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
     return starts
 
 
-def _starts_in_parallel(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
-    """Split the markers between this process and a forked child (the scan is CPU-bound).
+_HYPERSCAN: dict[tuple[bytes, ...], Any] = {}
 
-    The child inherits the buffer copy-on-write and sends back offsets; any
-    failure of the child falls back to searching here.
-    """
-    if end < PARALLEL_MIN_BYTES or len(markers) < 2 or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
-        return _starts_for(buf, end, markers)
-    theirs_markers, mine_markers = markers[1::2], markers[0::2]
-    try:
-        r, w = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return _starts_for(buf, end, markers)
-    if pid == 0:  # child: search, write, leave without running any cleanup of the parent's
-        code = 1
+
+def _hyperscan_database(markers: tuple[bytes, ...]) -> Any:
+    """A compiled Hyperscan database for the markers, or None where Hyperscan is not installed."""
+    if markers not in _HYPERSCAN:
         try:
-            os.close(r)
-            data = array("q", sorted(_starts_for(buf, end, theirs_markers))).tobytes()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    mine = _starts_for(buf, end, mine_markers)
-    chunks = []
-    while True:
-        chunk = os.read(r, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        return mine | _starts_for(buf, end, theirs_markers)
-    theirs = array("q")
-    theirs.frombytes(b"".join(chunks))
-    mine.update(theirs)
-    return mine
+            import hyperscan
+
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=list(markers), ids=list(range(len(markers))), elements=len(markers), flags=[0] * len(markers))
+        except Exception:  # not installed, or no wheel for this platform: the portable search serves
+            db = None
+        _HYPERSCAN[markers] = db
+    return _HYPERSCAN[markers]
 
 
-def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str) -> list[int]:
-    starts = _starts_in_parallel(buf, end, markers)
+def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+    """Line starts of lines holding any marker: all markers in one native pass when Hyperscan is there."""
+    db = _hyperscan_database(markers) if end >= HYPERSCAN_MIN_BYTES else None
+    if db is None:
+        return _starts_by_find(buf, end, markers)
+    ends: list[int] = []
+    db.scan(buf, match_event_handler=lambda _id, _start, stop, _flags, _ctx: ends.append(stop))
+    return {buf.rfind(b"\n", 0, stop) + 1 for stop in ends if stop <= end}
+
+
+def _starts_in_parallel(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
+    """Split the markers between this process and a forked child (the search is CPU-bound)."""
+    if not can_fork(end) or len(markers) < 2:
+        return _starts_for(buf, end, markers)
+    mine, theirs = fork_map(lambda: _starts_for(buf, end, markers[1::2]), lambda: _starts_for(buf, end, markers[0::2]))
+    return mine | (theirs if theirs is not None else _starts_for(buf, end, markers[1::2]))
+
+
+def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str, *, parallel: bool = True) -> list[int]:
+    starts = _starts_in_parallel(buf, end, markers) if parallel else _starts_for(buf, end, markers)
     if b'"level":' in buf[:4096] or b'"level": ' in buf[:4096]:
         floor = _NUMERIC_MIN[min_level]
         for m in _NUMERIC_LEVEL.finditer(buf, 0, end):
@@ -197,7 +191,8 @@ def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_
     return sorted(starts)
 
 
-def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_offset: int = 0, base_line: int = 0, final: bool = True) -> BufferScan:
+def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_offset: int = 0, base_line: int = 0, final: bool = True,
+                parallel: bool = True) -> BufferScan:
     """Records in `buf` that contain a marker, with their byte offsets and line numbers.
 
     Only complete lines are consumed. A record that runs into the end of the
@@ -211,7 +206,7 @@ def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_
     consumed_until = 0
     counted_to, line_at = 0, base_line
     hold_back: int | None = None
-    for ls in candidate_line_starts(buf, end, markers, min_level):
+    for ls in candidate_line_starts(buf, end, markers, min_level, parallel=parallel):
         if ls < consumed_until:
             continue
         head = _head_of(buf, ls, consumed_until) if _is_indented(buf, ls) else ls

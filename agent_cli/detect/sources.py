@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_cli.config import SourceConfig
-from agent_cli.detect.events import Event, Frame, parse_block, parse_frames
-from agent_cli.detect.reader import MAX_LINE_BYTES, markers_for, scan_buffer
+from agent_cli.detect.events import Event, Frame, level_at_least, parse_block, parse_frames
+from agent_cli.detect.parallel import can_fork, fork_map, safe_split
+from agent_cli.detect.reader import MAX_LINE_BYTES, BufferScan, markers_for, scan_buffer
 
 CHUNK_BYTES = 32 * 1024 * 1024
 HEAD_BYTES = 64
@@ -72,18 +73,40 @@ def expand_paths(source: SourceConfig, repo: Path) -> list[Path]:
     return sorted(found)
 
 
-def _events_from_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool, markers: tuple[bytes, ...]) -> tuple[list[Event], Any]:
-    scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final)
+def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
+                  markers: tuple[bytes, ...], parallel: bool) -> tuple[list[Event], BufferScan]:
+    scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final, parallel=parallel)
     events: list[Event] = []
-    from agent_cli.detect.events import level_at_least
-
     for block in scanned.blocks:
         event = parse_block(block.text.decode("utf-8", "replace").rstrip("\r\n"), source=source.name, fmt=source.format)
         if not level_at_least(event.level, source.min_level):
             continue
         event.path, event.line = path, block.line
         events.append(event)
+    scanned.blocks = []  # parsed; not needed further (and not worth pickling)
     return events, scanned
+
+
+def _events_from_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
+                        markers: tuple[bytes, ...]) -> tuple[list[Event], BufferScan]:
+    """Events of a buffer; a big one is split at a record boundary and half of it parsed in a forked child."""
+    split = safe_split(buf) if can_fork(len(buf)) else None
+    if split is None:
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, parallel=True)
+    first_lines = buf.count(b"\n", 0, split)
+    mine, theirs = fork_map(
+        lambda: _parse_buffer(buf[split:], source, path=path, base_offset=base_offset + split, base_line=base_line + first_lines,
+                              final=final, markers=markers, parallel=False),
+        # A new record starts at the split, so everything before it is complete: final=True.
+        lambda: _parse_buffer(buf[:split], source, path=path, base_offset=base_offset, base_line=base_line, final=True,
+                              markers=markers, parallel=False),
+    )
+    events, first = mine
+    if theirs is None or first.consumed < split:
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, parallel=True)
+    more, second = theirs
+    merged = BufferScan(consumed=split + second.consumed, lines=first.lines + second.lines, skipped=first.skipped + second.skipped)
+    return events + more, merged
 
 
 def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_start: bool = False) -> tuple[list[Event], int, list[str], Cursor | None]:
