@@ -220,3 +220,29 @@ def test_security_sensitive_culprit_lowers_confidence(project: Project) -> None:
 def test_unknown_issue_is_a_usage_error(project: Project) -> None:
     result = project.run("diagnose", "42")
     assert result.exit_code == 2 and "no issue 42" in result.stderr
+
+
+def test_blame_names_the_commit_that_changed_the_failing_line(project: Project) -> None:
+    root = project.root
+    (root / "app").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "views.py").write_text("def title_of(item):\n    label = item.title\n    return label\n")
+    git(root, "add", "-A")
+    subprocess.run(["git", "commit", "-q", "-m", "add title_of"], cwd=root, check=True, env={**os.environ, **OLD_COMMIT_DATE})
+    (root / "app" / "views.py").write_text("def title_of(item):\n    label = item.name\n    return label\n")
+    git(root, "commit", "-q", "-am", "use name instead of title")
+    bad = git(root, "rev-parse", "HEAD")
+    for n in (1, 2):
+        (root / f"notes{n}.md").write_text(f"{n}\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"notes {n}")
+    (root / "logs").mkdir()
+    (root / "logs" / "app.log").write_text(
+        "2026-11-21 10:00:01,000 ERROR app: render failed\nTraceback (most recent call last):\n"
+        '  File "/var/task/app/views.py", line 2, in title_of\n    label = item.name\n'
+        "AttributeError: 'Item' object has no attribute 'name'\n"
+    )
+    scanned(project)
+    (d,) = project.run("--json", "diagnose").json()["diagnosed"]
+    assert d["culprit"]["path"] == "app/views.py"  # /var/task/ prefix stripped
+    assert d["suspect_commit"]["sha"] == bad and d["suspect_commit"]["touched_culprit_line"] is True
