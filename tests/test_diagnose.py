@@ -85,6 +85,8 @@ def test_offline_diagnosis_finds_culprit_and_suspect_commit_through_blame(projec
     assert 0 < d["confidence"] <= 0.95
     shown = project.run("--json", "show", str(issue)).json()
     assert shown["status"] == "diagnosed" and shown["diagnoses"][0]["culprit"]["path"] == "app/views.py"
+    text = project.run("show", str(issue)).stdout
+    assert "app/views.py:6: return" in text and app_repo["bad_commit"][:12] in text
     assert project.run("--json", "diagnose").json()["diagnosed"] == []  # nothing left to do
 
 

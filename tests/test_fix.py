@@ -157,6 +157,7 @@ def test_revert_of_the_recent_bad_commit_goes_red_to_green_and_leaves_the_checko
     assert not list((root / ".agent" / "worktrees").iterdir())
     shown = project.run("--json", "show", str(issue)).json()
     assert shown["status"] == "fix_ready" and shown["fixes"][-1]["sha"] == data["sha"]
+    assert data["branch"] in project.run("show", str(issue)).stdout
 
 
 def test_dry_run_prints_the_diff_and_commits_nothing(project: Project, app: dict) -> None:

@@ -35,8 +35,22 @@ def _render(out: Output, i: dict[str, Any]) -> None:
         where = f"{latest['path']}:{latest['line']}" if latest["path"] else latest["source"]
         out.line(f"\nlatest event ({where}, {latest['ts']}):")
         out.line(latest["raw"][:2000])
-    for kind in ("diagnoses", "fixes", "deployments"):
-        if i[kind]:
-            out.line(f"\n{kind}: {len(i[kind])}")
+    if i["diagnoses"]:
+        d = i["diagnoses"][-1]
+        culprit = d["culprit"] or {}
+        out.line(f"\ndiagnosis ({d['provider']}, {len(i['diagnoses'])} in all):")
+        out.fields([
+            ("root cause", d["root_cause"]),
+            ("culprit", f"{culprit['path']}:{culprit['line']}: {culprit['code']}" if culprit else "-"),
+            ("suspect", (d["suspect_commit"] or {}).get("sha", "-")[:12] + " " + (d["suspect_commit"] or {}).get("subject", "")),
+            ("strategy", d["fix_strategy"]),
+            ("confidence", f"{d['confidence']:.2f}"),
+        ])
+    if i["fixes"]:
+        out.table(["attempt", "strategy", "status", "branch", "sha", "summary / reason"],
+                  [(f["attempt"], f["strategy"], f["status"], f["branch"] or "-", (f["sha"] or "")[:12], f["summary"] or f["reason"] or "")
+                   for f in i["fixes"]], title="\nfixes")
+    if i["deployments"]:
+        out.line(f"\ndeployments: {len(i['deployments'])}")
     if i["audit"]:
         out.table(["time", "step", "decision", "reason"], [(a["ts"][:19], a["step"], a["decision"], a["reason"]) for a in i["audit"]], title="\naudit")
