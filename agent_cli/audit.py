@@ -75,11 +75,8 @@ class VerifyResult:
 
 def verify(state: State) -> VerifyResult:
     """Walk the chain; report the first row that does not belong to it."""
-    cur = state.db.execute(f"SELECT {', '.join(_FIELDS)}, prev_hash, hash FROM audit ORDER BY id")
-    names = [c[0] for c in cur.description]
     prev_id, prev_hash, checked = 0, GENESIS, 0
-    for values in cur:
-        row = dict(zip(names, values))
+    for row in state.rows(f"SELECT {', '.join(_FIELDS)}, prev_hash, hash FROM audit ORDER BY id"):
         if row["id"] != prev_id + 1:
             return VerifyResult(False, checked, prev_id + 1, f"row {prev_id + 1} is missing (deleted); next row is {row['id']}")
         if row["prev_hash"] != prev_hash:
@@ -99,8 +96,4 @@ def verify(state: State) -> VerifyResult:
 
 
 def timeline(state: State, issue_id: int) -> list[dict[str, Any]]:
-    cur = state.db.execute(
-        "SELECT id, ts, step, decision, reason, details FROM audit WHERE issue_id = ? ORDER BY id", [issue_id]
-    )
-    names = [c[0] for c in cur.description]
-    return [dict(zip(names, r)) for r in cur]
+    return state.rows("SELECT id, ts, step, decision, reason, details FROM audit WHERE issue_id = ? ORDER BY id", [issue_id])

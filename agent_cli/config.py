@@ -20,7 +20,6 @@ DEFAULT_CONFIG_NAME = "agent.toml"
 ENV_PREFIX = "AGENT_"
 ENV_NESTED = "__"
 SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
-LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class _Section(BaseModel):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from agent_cli import audit
 from agent_cli.config import Settings
 from agent_cli.errors import PolicyRefused
+from agent_cli.llm import spend
 from agent_cli.state import ISSUE_STATUSES, State, utcnow
 
 PAUSE_KEY = "paused"
@@ -47,9 +48,7 @@ def ensure_not_paused(state: State, step: str) -> None:
 
 
 def status(settings: Settings, state: State) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
-    hour_ago = (now - timedelta(hours=1)).isoformat()
+    day_start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     counts = state.issue_counts_by_status()
     policy = settings.policy
     paused = pause_state(state)
@@ -64,11 +63,8 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
         "limits": {
             "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
-            "fixes_last_hour": {"used": state.count("SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= ?", [hour_ago]), "max": policy.max_fixes_per_hour},
-            "llm_cost_today_usd": {
-                "used": round(float(state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE ts >= ?", [day_start]).fetchone()[0]), 4),
-                "max": settings.llm.max_cost_per_day_usd,
-            },
+            "fixes_last_hour": {"used": state.fixes_committed_last_hour(), "max": policy.max_fixes_per_hour},
+            "llm_cost_today_usd": {"used": round(spend(state, None)[1], 4), "max": settings.llm.max_cost_per_day_usd},
         },
         "state": str(state.path),
         "repo": str(settings.repo_path),

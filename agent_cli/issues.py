@@ -6,20 +6,17 @@ import json
 from typing import Any
 
 from agent_cli import audit
+from agent_cli.config import SEVERITIES
 from agent_cli.errors import ConfigError
 from agent_cli.state import ISSUE_STATUSES, State
 
-SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
 _JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files",
                  "validation", "details", "context", "approval_reasons"}
 
 
 def _rows(state: State, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = state.db.execute(sql, params)
-    names = [c[0] for c in cur.description]
     out = []
-    for values in cur:
-        row = dict(zip(names, values))
+    for row in state.rows(sql, params):
         for key in _JSON_COLUMNS & row.keys():
             if isinstance(row[key], str) and row[key][:1] in "[{":
                 row[key] = json.loads(row[key])

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -321,10 +321,14 @@ class State:
                 [utcnow(), outcome, exit_code, run_id],
             )
 
+    def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params or [])
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, values, strict=True)) for values in cur]
+
     def last_run(self) -> dict[str, Any] | None:
-        cur = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
-        row = cur.fetchone()
-        return None if row is None else dict(zip([c[0] for c in cur.description], row))
+        found = self.rows("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
+        return found[0] if found else None
 
     # issues -------------------------------------------------------------
     def issue_counts_by_status(self) -> dict[str, int]:
@@ -333,6 +337,11 @@ class State:
 
     def count(self, sql: str, params: list[Any] | None = None) -> int:
         return int(self.db.execute(sql, params or []).fetchone()[0])
+
+    def fixes_committed_last_hour(self) -> int:
+        """What `policy.max_fixes_per_hour` limits (and `agent status` shows)."""
+        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+        return self.count("SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= ?", [since])
 
 
 @MIGRATIONS()

@@ -6,6 +6,8 @@ import os
 import sqlite3
 import subprocess
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import Project, git
@@ -61,6 +63,15 @@ def scanned(project: Project, llm: str = "") -> int:
     data = project.run("--json", "scan").json()
     assert data["events"] == 1
     return data["new_issues"][0]["id"]
+
+
+def write_trace(root: Path, *, frame_file: str, line: int, function: str, code: str, error: str) -> None:
+    """A log with one error record and a one-frame Python traceback."""
+    (root / "logs").mkdir(exist_ok=True)
+    (root / "logs" / "app.log").write_text(
+        f"2026-11-21 10:00:01,000 ERROR app: request failed\nTraceback (most recent call last):\n"
+        f'  File "{frame_file}", line {line}, in {function}\n    {code}\n{error}\n'
+    )
 
 
 def good_diagnosis(**overrides) -> dict:
@@ -207,12 +218,8 @@ def test_security_sensitive_culprit_lowers_confidence(project: Project) -> None:
     (root / "app" / "auth" / "login.py").write_text("def login(user):\n    return user.name\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "login")
-    (root / "logs").mkdir()
-    (root / "logs" / "app.log").write_text(
-        "2026-11-21 10:00:01,000 ERROR app: login failed\nTraceback (most recent call last):\n"
-        '  File "/app/app/auth/login.py", line 2, in login\n    return user.name\n'
-        "AttributeError: 'NoneType' object has no attribute 'name'\n"
-    )
+    write_trace(root, frame_file="/app/app/auth/login.py", line=2, function="login", code="return user.name",
+                error="AttributeError: 'NoneType' object has no attribute 'name'")
     scanned(project)
     (d,) = project.run("--json", "diagnose").json()["diagnosed"]
     assert any(a["delta"] == -0.2 and "security-sensitive" in a["reason"] for a in d["adjustments"])
@@ -238,12 +245,8 @@ def test_blame_names_the_commit_that_changed_the_failing_line(project: Project) 
         (root / f"notes{n}.md").write_text(f"{n}\n")
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", f"notes {n}")
-    (root / "logs").mkdir()
-    (root / "logs" / "app.log").write_text(
-        "2026-11-21 10:00:01,000 ERROR app: render failed\nTraceback (most recent call last):\n"
-        '  File "/var/task/app/views.py", line 2, in title_of\n    label = item.name\n'
-        "AttributeError: 'Item' object has no attribute 'name'\n"
-    )
+    write_trace(root, frame_file="/var/task/app/views.py", line=2, function="title_of", code="label = item.name",
+                error="AttributeError: 'Item' object has no attribute 'name'")
     scanned(project)
     (d,) = project.run("--json", "diagnose").json()["diagnosed"]
     assert d["culprit"]["path"] == "app/views.py"  # /var/task/ prefix stripped

@@ -54,7 +54,7 @@ def test_forked_half_gives_the_same_events_as_one_process(log: bytes) -> None:
     assert parallel.can_fork(len(log)), "this test needs a multi-core machine"
     source = SourceConfig(name="app", kind="file", paths=["x"])
     markers = reader.markers_for("warning")
-    serial, serial_scan = sources._parse_buffer(log, source, path="x", base_offset=0, base_line=0, final=True, markers=markers, parallel=False)
+    serial, serial_scan = sources._parse_buffer(log, source, path="x", base_offset=0, base_line=0, final=True, markers=markers)
     split, split_scan = sources._events_from_buffer(log, source, path="x", base_offset=0, base_line=0, final=True, markers=markers)
     key = [(e.line, e.level, e.exception_type, e.message) for e in serial]
     assert [(e.line, e.level, e.exception_type, e.message) for e in split] == key

@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent_cli.paths import is_vendored
+
 LEVEL_RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 RAW_LIMIT = 8192  # bytes of raw text kept per event
 
@@ -104,18 +106,12 @@ def _level_word(word: str) -> str:
     return _LEVEL_WORDS.get(word.upper(), "info")
 
 
-def _is_vendored(file: str) -> bool:
-    from agent_cli.paths import is_vendored
-
-    return is_vendored(file)
-
-
 def parse_frames(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     for text in lines:
         m = _PY_FRAME.match(text)
         if m:
-            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "<module>").strip(), not _is_vendored(m["file"])))
+            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "<module>").strip(), not is_vendored(m["file"])))
             continue
         m = _JAVA_FRAME.match(text)
         if m and m["file"].endswith((".java", ".kt", ".scala", ".groovy")):
@@ -126,7 +122,7 @@ def parse_frames(lines: list[str]) -> list[Frame]:
         m = _JS_FRAME.match(text)
         if m:
             func = (m["func"] or "<anonymous>").strip()
-            frames.append(Frame(m["file"], int(m["line"]), func, not _is_vendored(m["file"])))
+            frames.append(Frame(m["file"], int(m["line"]), func, not is_vendored(m["file"])))
     return frames
 
 

@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_cli.detect.events import CHAIN_MARKERS, python_traceback_complete
-from agent_cli.detect.parallel import can_fork, fork_map
+from agent_cli.detect.events import CHAIN_MARKERS, LEVEL_RANK, python_traceback_complete
 
 MAX_BLOCK_LINES = 400
 MAX_BLOCK_BYTES = 256 * 1024
@@ -28,7 +27,7 @@ _BASE_MARKERS: dict[str, tuple[bytes, ...]] = {
     "error": (b"ERROR", b"rror", b"SEVERE", b"Traceback", b"xception"),  # rror: error, Error:, TypeError
     "critical": (b"FATAL", b"atal", b"CRIT", b"ritical"),
 }
-_LEVEL_ORDER = ("debug", "info", "warning", "error", "critical")
+_LEVEL_ORDER = tuple(LEVEL_RANK)  # lowest first
 # pino / bunyan numeric levels in JSON lines.
 _NUMERIC_LEVEL = re.compile(rb'"level":\s?([1-6]0)\b')
 _NUMERIC_MIN = {"debug": 10, "info": 30, "warning": 40, "error": 50, "critical": 60}
@@ -173,16 +172,8 @@ def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
     return {buf.rfind(b"\n", 0, stop) + 1 for stop in ends if stop <= end}
 
 
-def _starts_in_parallel(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
-    """Split the markers between this process and a forked child (the search is CPU-bound)."""
-    if not can_fork(end) or len(markers) < 2:
-        return _starts_for(buf, end, markers)
-    mine, theirs = fork_map(lambda: _starts_for(buf, end, markers[1::2]), lambda: _starts_for(buf, end, markers[0::2]))
-    return mine | (theirs if theirs is not None else _starts_for(buf, end, markers[1::2]))
-
-
-def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str, *, parallel: bool = True) -> list[int]:
-    starts = _starts_in_parallel(buf, end, markers) if parallel else _starts_for(buf, end, markers)
+def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str) -> list[int]:
+    starts = _starts_for(buf, end, markers)
     if b'"level":' in buf[:4096] or b'"level": ' in buf[:4096]:
         floor = _NUMERIC_MIN[min_level]
         for m in _NUMERIC_LEVEL.finditer(buf, 0, end):
@@ -191,8 +182,7 @@ def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_
     return sorted(starts)
 
 
-def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_offset: int = 0, base_line: int = 0, final: bool = True,
-                parallel: bool = True) -> BufferScan:
+def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_offset: int = 0, base_line: int = 0, final: bool = True) -> BufferScan:
     """Records in `buf` that contain a marker, with their byte offsets and line numbers.
 
     Only complete lines are consumed. A record that runs into the end of the
@@ -206,7 +196,7 @@ def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_
     consumed_until = 0
     counted_to, line_at = 0, base_line
     hold_back: int | None = None
-    for ls in candidate_line_starts(buf, end, markers, min_level, parallel=parallel):
+    for ls in candidate_line_starts(buf, end, markers, min_level):
         if ls < consumed_until:
             continue
         head = _head_of(buf, ls, consumed_until) if _is_indented(buf, ls) else ls

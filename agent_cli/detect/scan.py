@@ -228,11 +228,11 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
     if any(sev.is_5xx_api(e) for e in events):
         verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count)
     db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
-    for event in events[-SAMPLES_PER_ISSUE:]:
+    for event, when in list(zip(events, times, strict=True))[-SAMPLES_PER_ISSUE:]:
         db.execute(
             "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, exception_message, frames, request, user_id, raw) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [issue_id, _when(event, now).isoformat(), event.source, event.path, event.line, event.level, event.message,
+            [issue_id, when.isoformat(), event.source, event.path, event.line, event.level, event.message,
              event.exception_type, event.exception_message, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
         )
     db.execute(

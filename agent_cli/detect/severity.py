@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent_cli.config import SeverityRule
+from agent_cli.config import SEVERITIES, SeverityRule
 from agent_cli.detect.events import Event
 
 P1_EVENTS_PER_5MIN = 10
@@ -19,7 +19,7 @@ _DB_DOWN = re.compile(
     r"ECONNREFUSED|connection refused|too many connections|no route to host",
     re.IGNORECASE,
 )
-RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3, "P4": 4}
+RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ def expand_paths(source: SourceConfig, repo: Path) -> list[Path]:
 
 
 def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
-                  markers: tuple[bytes, ...], parallel: bool) -> tuple[list[Event], BufferScan]:
-    scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final, parallel=parallel)
+                  markers: tuple[bytes, ...]) -> tuple[list[Event], BufferScan]:
+    scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final)
     events: list[Event] = []
     for block in scanned.blocks:
         event = parse_block(block.text.decode("utf-8", "replace").rstrip("\r\n"), source=source.name, fmt=source.format)
@@ -92,18 +92,18 @@ def _events_from_buffer(buf: bytes, source: SourceConfig, *, path: str | None, b
     """Events of a buffer; a big one is split at a record boundary and half of it parsed in a forked child."""
     split = safe_split(buf) if can_fork(len(buf)) else None
     if split is None:
-        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, parallel=True)
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers)
     first_lines = buf.count(b"\n", 0, split)
     mine, theirs = fork_map(
         lambda: _parse_buffer(buf[split:], source, path=path, base_offset=base_offset + split, base_line=base_line + first_lines,
-                              final=final, markers=markers, parallel=False),
+                              final=final, markers=markers),
         # A new record starts at the split, so everything before it is complete: final=True.
         lambda: _parse_buffer(buf[:split], source, path=path, base_offset=base_offset, base_line=base_line, final=True,
-                              markers=markers, parallel=False),
+                              markers=markers),
     )
     events, first = mine
     if theirs is None or first.consumed < split:
-        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, parallel=True)
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers)
     more, second = theirs
     merged = BufferScan(consumed=split + second.consumed, lines=first.lines + second.lines, skipped=first.skipped + second.skipped)
     return events + more, merged

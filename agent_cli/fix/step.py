@@ -82,9 +82,7 @@ class FixResult:
 
 def check_fix_rate(run: Run) -> None:
     limit = run.settings.policy.max_fixes_per_hour
-    used = run.state.count(
-        "SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-1 hour')"
-    )
+    used = run.state.fixes_committed_last_hour()
     if used >= limit:
         raise PolicyRefused(f"{used} fixes committed in the last hour", rule="policy.max_fixes_per_hour")
 
