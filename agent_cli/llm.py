@@ -3,6 +3,17 @@
 Retries live here and only here (tenacity); the SDK's own retries are off.
 Every HTTP attempt is recorded in `llm_calls` with tokens, cost, latency and
 outcome. The budget is checked before each attempt and fails closed.
+
+Model answers are untrusted, and so is the body that carries them. The SDK
+does not validate a 200 response: it returns a plain `str` for a non-JSON
+content type, a `Message` whose `content` and `usage` are `None` for an error
+object or a body without them, lets negative / float / string / infinite /
+beyond-64-bit token counts through as they are, and raises a bare
+`json.JSONDecodeError` (not an `AnthropicError`) for truncated JSON. So the
+body is read raw and checked here: whatever is not a Messages-API message is
+a `MalformedResponse`, recorded as an `error:` row in `llm_calls`, audited
+as `llm-error`, and surfaces as `StepFailed`. Token counts are clamped (see
+`clamp_tokens`) and the clamp is named in the recorded outcome.
 """
 
 from __future__ import annotations
@@ -15,21 +26,28 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from agent_cli import audit
 from agent_cli.config import Settings
-from agent_cli.errors import ConfigError, PolicyRefused, StepFailed
+from agent_cli.errors import AgentError, ConfigError, PolicyRefused, StepFailed
+from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting is part of this module's face)
+    MALFORMED_KINDS,
+    MAX_TOKENS_PER_CALL,
+    PRICES_PER_MTOK,
+    RETRYABLE_MALFORMED_KINDS,
+    SQLITE_INT_MAX,
+    MalformedResponse,
+    Usage,
+    _block_param,
+    _one_line,
+    clamp_tokens,
+    cost_usd,
+    decode_body,
+    message_problem,
+    price_for,
+    read_usage,
+)
 from agent_cli.state import State, utcnow
 
-# USD per million tokens (input, output), matched by longest model-name prefix.
-PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "claude-opus-4-5": (5.0, 25.0),
-    "claude-opus-4": (15.0, 75.0),
-    "claude-sonnet-4": (3.0, 15.0),
-    "claude-3-7-sonnet": (3.0, 15.0),
-    "claude-3-5-sonnet": (3.0, 15.0),
-    "claude-haiku-4": (1.0, 5.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-}
-UNKNOWN_MODEL_PRICE = (15.0, 75.0)  # an unknown model is priced as the dearest: budgets fail safe
 # Retryable failures, as data: HTTP statuses, plus any connection error or timeout.
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 RETRY_WAIT_INITIAL_S = 0.5
@@ -41,16 +59,6 @@ Answer = TypeVar("Answer", bound=BaseModel)
 
 class BudgetExceeded(PolicyRefused):
     pass
-
-
-def price_for(model: str) -> tuple[float, float]:
-    best = max((p for p in PRICES_PER_MTOK if model.startswith(p)), key=len, default=None)
-    return PRICES_PER_MTOK[best] if best else UNKNOWN_MODEL_PRICE
-
-
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    price_in, price_out = price_for(model)
-    return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
 
 
 def api_key() -> str | None:
@@ -70,6 +78,8 @@ def provider_name(settings: Settings) -> str:
 def is_retryable(exc: BaseException) -> bool:
     import anthropic
 
+    if isinstance(exc, MalformedResponse):
+        return exc.kind in RETRYABLE_MALFORMED_KINDS
     if isinstance(exc, anthropic.APIConnectionError):  # includes timeouts
         return True
     return isinstance(exc, anthropic.APIStatusError) and exc.status_code in RETRYABLE_STATUS
@@ -89,10 +99,11 @@ def spend(state: State, issue_id: int | None) -> tuple[float, float]:
 class ToolCaller:
     """One tool-forced conversation with the model, for one issue and step."""
 
-    def __init__(self, settings: Settings, state: State, *, client: Any = None) -> None:
+    def __init__(self, settings: Settings, state: State, *, client: Any = None, run_id: str | None = None) -> None:
         self.settings = settings
         self.state = state
         self.model = settings.llm.model
+        self.run_id = run_id
         self._client = client
 
     @property
@@ -126,56 +137,109 @@ class ToolCaller:
             )
         return projected
 
-    def _record(self, *, issue_id: int | None, step: str, started: float, outcome: str, request: dict[str, Any], response: Any = None) -> float:
-        usage = getattr(response, "usage", None)
-        tokens_in = int(getattr(usage, "input_tokens", 0) or 0)
-        tokens_out = int(getattr(usage, "output_tokens", 0) or 0)
-        cost = cost_usd(self.model, tokens_in, tokens_out)
-        body = response.model_dump_json() if hasattr(response, "model_dump_json") else None
+    def _record(
+        self, *, issue_id: int | None, step: str, started: float, outcome: str, request: dict[str, Any],
+        body: bytes | None = None, usage: Usage | None = None, malformed: MalformedResponse | None = None, status: int | None = None,
+    ) -> float:
+        """One `llm_calls` row (and, for a malformed answer, its `llm-error` audit record, in the same transaction)."""
+        usage = usage or Usage()
+        cost = cost_usd(self.model, usage.input_tokens, usage.output_tokens)
         with self.state.transaction() as db:
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO llm_calls(ts, issue_id, step, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, prompt, response) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [utcnow(), issue_id, step, self.model, tokens_in, tokens_out, cost, round((time.perf_counter() - started) * 1000, 1),
-                 outcome[:500], json.dumps(request)[:STORED_TEXT_LIMIT], (body or "")[:STORED_TEXT_LIMIT]],
+                [utcnow(), issue_id, step, self.model, usage.input_tokens, usage.output_tokens, cost, round((time.perf_counter() - started) * 1000, 1),
+                 outcome[:500], json.dumps(request)[:STORED_TEXT_LIMIT],
+                 (body or b"")[:STORED_TEXT_LIMIT].decode("utf-8", errors="replace")],
             )
+            if malformed is not None:
+                audit.record(
+                    self.state, step=step, decision="llm-error", issue_id=issue_id, run_id=self.run_id,
+                    reason=f"malformed LLM answer ({malformed.kind}): {malformed.message}"[:500],
+                    details={"llm_call_id": cur.lastrowid, "kind": malformed.kind, "http_status": status,
+                             "retryable": malformed.kind in RETRYABLE_MALFORMED_KINDS, "usage_clamped": usage.flags},
+                )
         return cost
 
-    def _create(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[Any, float]:
+    def _attempt(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """One HTTP attempt, recorded: (the message as checked JSON, its cost)."""
+        import anthropic
+
+        request_chars = len(json.dumps(request))
+        self._check_budget(issue_id, request_chars)
+        started = time.perf_counter()
+        try:
+            raw = self.client.messages.with_raw_response.create(**request)
+            http = raw.http_response
+            status, content_type, body = int(http.status_code), str(http.headers.get("content-type", "")), bytes(http.content)
+        except anthropic.AnthropicError as exc:  # status errors, connection errors, timeouts
+            self._record(issue_id=issue_id, step=step, started=started, outcome=f"error: {_describe(exc)}", request=request)
+            raise
+        except Exception as exc:  # the SDK could not even read the answer
+            malformed = MalformedResponse("unreadable", f"{type(exc).__name__}: {_one_line(exc, 120)}")
+            usage = read_usage(None, request_chars=request_chars, max_tokens=self.settings.llm.max_tokens)
+            malformed.cost = self._record(issue_id=issue_id, step=step, started=started, outcome=f"error: malformed response: {malformed}",
+                                          request=request, usage=usage, malformed=malformed)
+            raise malformed from None
+        usage: Usage | None = None
+        try:
+            data = decode_body(body, status, content_type)
+            usage = read_usage(data.get("usage"), request_chars=request_chars, max_tokens=self.settings.llm.max_tokens)
+            problem = message_problem(data)
+            if problem is None and usage.unstorable:
+                problem = MalformedResponse("unstorable-usage", "usage numbers no database could store: " + ", ".join(usage.unstorable))
+            if problem is not None:
+                raise problem
+        except MalformedResponse as malformed:
+            if usage is None:  # unreadable body: charged as the most this request could have used
+                usage = read_usage(None, request_chars=request_chars, max_tokens=self.settings.llm.max_tokens)
+            clamped = f" (usage clamped: {', '.join(usage.flags)})" if usage.flags else ""
+            malformed.cost = self._record(issue_id=issue_id, step=step, started=started, outcome=f"error: malformed response: {malformed}{clamped}",
+                                          request=request, body=body, usage=usage, malformed=malformed, status=status)
+            raise
+        outcome = f"ok (usage clamped: {', '.join(usage.flags)})" if usage.flags else "ok"
+        cost = self._record(issue_id=issue_id, step=step, started=started, outcome=outcome, request=request, body=body, usage=usage)
+        return data, cost
+
+    def _create(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        import anthropic
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-        spent = 0.0
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.llm.max_retries + 1),
             wait=wait_exponential_jitter(initial=RETRY_WAIT_INITIAL_S, max=RETRY_WAIT_MAX_S, jitter=RETRY_WAIT_INITIAL_S),
             retry=retry_if_exception(is_retryable),
             reraise=True,
         )
+        spent = 0.0  # malformed answers are charged too, should a kind of them be made retryable
         try:
             for attempt in retrying:
                 with attempt:
-                    self._check_budget(issue_id, len(json.dumps(request)))
-                    started = time.perf_counter()
                     try:
-                        response = self.client.messages.create(**request)
-                    except Exception as exc:
-                        self._record(issue_id=issue_id, step=step, started=started, outcome=f"error: {_describe(exc)}", request=request)
+                        message, cost = self._attempt(issue_id, step, request)
+                    except MalformedResponse as exc:
+                        spent += exc.cost
                         raise
-                    spent += self._record(issue_id=issue_id, step=step, started=started, outcome="ok", request=request, response=response)
-                    return response, spent
-        except BudgetExceeded:
-            raise
-        except Exception as exc:
-            import anthropic
-
-            if isinstance(exc, anthropic.AnthropicError):
-                attempts = retrying.statistics.get("attempt_number", 1)
-                raise StepFailed(f"LLM call failed after {attempts} attempt(s): {_describe(exc)}") from None
-            raise
+                    return message, spent + cost
+        except (MalformedResponse, anthropic.AnthropicError) as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            what = f"malformed response ({exc.kind}): {exc.message}" if isinstance(exc, MalformedResponse) else _describe(exc)
+            raise StepFailed(f"LLM call failed after {attempts} attempt(s): {what}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def ask(self, *, issue_id: int | None, step: str, system: str, prompt: str, tool: dict[str, Any], answer: type[Answer]) -> tuple[Answer, float]:
-        """Force `tool`, validate its input as `answer`; one more try with the validation error."""
+        """Force `tool`, validate its input as `answer`; one more try with the validation error.
+
+        Raises StepFailed or BudgetExceeded (or another AgentError), nothing else.
+        """
+        try:
+            return self._ask(issue_id=issue_id, step=step, system=system, prompt=prompt, tool=tool, answer=answer)
+        except AgentError:
+            raise
+        except Exception as exc:  # a bug or a broken state file must not become a traceback
+            raise StepFailed(f"LLM call failed: {type(exc).__name__}: {_one_line(exc)}") from exc
+
+    def _ask(self, *, issue_id: int | None, step: str, system: str, prompt: str, tool: dict[str, Any], answer: type[Answer]) -> tuple[Answer, float]:
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         total = 0.0
         problem = ""
@@ -188,28 +252,30 @@ class ToolCaller:
                 "tools": [tool],
                 "tool_choice": {"type": "tool", "name": tool["name"]},
             }
-            response, cost = self._create(issue_id, step, request)
+            message, cost = self._create(issue_id, step, request)
             total += cost
-            block = next((b for b in response.content if getattr(b, "type", "") == "tool_use" and b.name == tool["name"]), None)
+            blocks: list[dict[str, Any]] = message["content"]  # checked by message_problem
+            block = next((b for b in blocks if b["type"] == "tool_use" and b["name"] == tool["name"]), None)
             if block is None:
                 problem = f"the answer did not call {tool['name']}"
+                sent_back = [p for p in map(_block_param, blocks) if p is not None]
                 messages = messages + [
-                    {"role": "assistant", "content": [b.model_dump() for b in response.content] or [{"type": "text", "text": "(empty)"}]},
+                    {"role": "assistant", "content": sent_back or [{"type": "text", "text": "(empty)"}]},
                     {"role": "user", "content": f"You must answer by calling the {tool['name']} tool."},
                 ]
                 continue
             try:
-                return answer.model_validate(block.input), total
+                return answer.model_validate(block["input"]), total
             except ValidationError as exc:
                 problem = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
                 messages = messages + [
-                    {"role": "assistant", "content": [block.model_dump()]},
+                    {"role": "assistant", "content": [_block_param(block)]},
                     {"role": "user", "content": [{
-                        "type": "tool_result", "tool_use_id": block.id, "is_error": True,
+                        "type": "tool_result", "tool_use_id": block["id"], "is_error": True,
                         "content": f"Invalid {tool['name']} input: {problem}. Call {tool['name']} again with every field valid.",
                     }]},
                 ]
-        raise StepFailed(f"LLM answer was not a valid {tool['name']} after a retry: {problem}")
+        raise StepFailed(f"LLM answer was not a valid {tool['name']} after a retry: {_one_line(problem, 500)}")
 
 
 def _describe(exc: BaseException) -> str:

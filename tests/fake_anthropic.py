@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +26,26 @@ def tool_reply(name: str, tool_input: dict[str, Any], *, input_tokens: int = 100
 
 def error_reply(status: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"type": "error", "error": {"type": kind, "message": message}}
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A script step sent byte for byte: any status, body and content type (HTML, truncated JSON, 1e999...)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+
+def raw_reply(body: bytes | str, *, status: int = 200, content_type: str = "application/json") -> RawReply:
+    return RawReply(body.encode() if isinstance(body, str) else body, status, content_type)
+
+
+def message_reply(**fields: Any) -> tuple[int, dict[str, Any]]:
+    """A report_diagnosis-shaped 200 message with any top-level field replaced (None drops it)."""
+    _, message = tool_reply("report_diagnosis", {})
+    message = {**message, **fields}
+    return 200, {k: v for k, v in message.items() if v is not None}
 
 
 class FakeAnthropic:
@@ -43,11 +64,14 @@ class FakeAnthropic:
                 if isinstance(step, (int, float)):  # hang longer than the client waits
                     time.sleep(step)
                     step = error_reply(500, "api_error", "too late")
-                status, payload = step
-                data = json.dumps(payload).encode()
+                if isinstance(step, RawReply):
+                    status, data, content_type = step.status, step.body, step.content_type
+                else:
+                    status, payload = step
+                    data, content_type = json.dumps(payload).encode(), "application/json"
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -1,12 +1,71 @@
-"""Output: one JSON object with --json, rich on a terminal, plain text when piped."""
+"""Output: one JSON object with --json, rich on a terminal, plain text when piped.
+
+Text printed for people is untrusted (log lines, model answers, error bodies), so
+every `Output` method passes it through `sanitize` first, on the rich and the
+plain path alike: a terminal escape sequence (CSI such as colours, OSC such as
+window titles and hyperlinks, DCS/APC/PM/SOS strings, other ESC sequences, and
+their 8-bit C1 forms) is removed whole, and any other control or invisible
+character (C0 but newline and tab where kept, DEL, C1, bidi overrides and
+isolates, zero-width and other format characters, line/paragraph separators,
+lone surrogates, tag characters) is shown as a visible escape such as `\\x1b`,
+`\\r` or `\\u202e`. On the rich path text goes in as `rich.text.Text`, so
+neither rich markup (`[bold]`) nor emoji codes in data are interpreted.
+JSON output (`--json`) is left alone: json.dumps already escapes it.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
+
+# Terminal escape sequences, removed whole (ECMA-48; 7-bit ESC forms and 8-bit C1 forms).
+_ST = r"(?:\x1b\\|\x9c)"
+ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erase, ...
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|" + _ST + r")"  # OSC: title, hyperlink (OSC 8), clipboard (OSC 52)
+    + r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*" + _ST  # DCS, SOS, PM, APC strings
+    + r"|\x1b[ -/]*[0-~]"  # other escapes: charset, keypad, RIS (ESC c), ...
+)
+# Characters shown as visible escapes. \n and \t are in it; `sanitize` keeps them when asked.
+UNSAFE_CHAR = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0, DEL, C1 controls
+    "\u00ad\u061c\u180e"  # soft hyphen, Arabic letter mark, Mongolian vowel separator
+    "\u200b-\u200f"  # zero-width space/joiners, LRM, RLM
+    "\u2028-\u202e"  # line/paragraph separators; LRE RLE PDF LRO RLO (bidi embeddings and overrides)
+    "\u2060-\u206f"  # word joiner, invisible operators, LRI RLI FSI PDI (bidi isolates), deprecated formats
+    "\ufeff\ufff9-\ufffb"  # BOM / zero-width no-break space, interlinear annotations
+    "\ud800-\udfff"  # lone surrogates (would also crash a UTF-8 write)
+    "\U000e0000-\U000e007f]"  # tag characters (invisible ASCII)
+)
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def sanitize(value: Any, *, keep_newlines: bool = False) -> str:
+    """`value` as text safe for a terminal: escape sequences removed, other controls made visible.
+
+    With keep_newlines, `\\n` and `\\t` stay (multi-line text such as diffs and tracebacks);
+    `\\r` never does. The result has no control, bidi or invisible format character, and
+    sanitizing it again changes nothing.
+    """
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if text.isprintable():  # the common case: nothing to do
+        return text
+    text = ESCAPE_SEQUENCE.sub("", text)
+    if keep_newlines:
+        return UNSAFE_CHAR.sub(lambda m: m.group() if m.group() in "\n\t" else _visible(m), text)
+    return UNSAFE_CHAR.sub(_visible, text)
 
 
 class Output:
@@ -19,13 +78,13 @@ class Output:
     def console(self) -> Any:
         from rich.console import Console
 
-        return Console(highlight=False, soft_wrap=True)
+        return Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
 
     @cached_property
     def err_console(self) -> Any:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False, soft_wrap=True)
+        return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
     @property
     def rich(self) -> bool:
@@ -39,44 +98,54 @@ class Output:
         elif not self.quiet and render_text is not None:
             render_text()
 
-    def line(self, text: str = "", style: str | None = None) -> None:
+    def line(self, text: Any = "", style: str | None = None) -> None:
+        """One block of text; newlines and tabs in it are kept (diffs, tracebacks)."""
+        clean = sanitize(text, keep_newlines=True)
         if self.rich:
-            self.console.print(text, style=style, markup=False)
-        else:
-            sys.stdout.write(text + "\n")
+            from rich.text import Text
 
-    def info(self, text: str) -> None:
+            self.console.print(Text(clean, style=style or ""))
+        else:
+            sys.stdout.write(clean + "\n")
+
+    def info(self, text: Any) -> None:
         """Progress for people (stderr); silent with --quiet or --json."""
         if not (self.quiet or self.json_mode):
-            self.err_console.print(text, markup=False)
+            from rich.text import Text
 
-    def error(self, message: str) -> None:
-        sys.stderr.write(f"agent: error: {message}\n")
+            self.err_console.print(Text(sanitize(text)))
+
+    def error(self, message: Any) -> None:
+        sys.stderr.write(f"agent: error: {sanitize(message)}\n")
         sys.stderr.flush()
 
     def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
-        width = max((len(k) for k, _ in pairs), default=0)
-        for key, value in pairs:
+        clean = [(sanitize(k), sanitize(v)) for k, v in pairs]
+        width = max((len(k) for k, _ in clean), default=0)
+        for key, value in clean:
             if self.rich:
-                self.console.print(f"[bold]{key.ljust(width)}[/bold]  ", end="")
-                self.console.print("" if value is None else str(value), markup=False)
+                from rich.text import Text
+
+                self.console.print(Text.assemble((key.ljust(width), "bold"), "  ", value))
             else:
-                sys.stdout.write(f"{key.ljust(width)}  {'' if value is None else value}\n")
+                sys.stdout.write(f"{key.ljust(width)}  {value}\n")
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        heads = [sanitize(c) for c in columns]
+        cells = [[sanitize(v) for v in row] for row in rows]
         if self.rich:
             from rich.table import Table
+            from rich.text import Text
 
-            table = Table(title=title, show_lines=False)
-            for column in columns:
-                table.add_column(column, overflow="fold")
+            table = Table(title=Text(sanitize(title, keep_newlines=True)) if title else None, show_lines=False)
+            for column in heads:
+                table.add_column(Text(column), overflow="fold")
             for row in cells:
-                table.add_row(*row)
+                table.add_row(*(Text(v) for v in row))
             self.console.print(table)
             return
         if title:
-            sys.stdout.write(title + "\n")
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-        for row in [list(columns)] + cells:
+            sys.stdout.write(sanitize(title, keep_newlines=True) + "\n")
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(heads)]
+        for row in [heads] + cells:
             sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")

@@ -3,6 +3,7 @@ from typing import Optional
 import typer
 
 from agent_cli.cli._context import app_context
+from agent_cli.cli._render import sanitize
 
 app = typer.Typer()
 
@@ -25,7 +26,9 @@ def issues_command(
         if not rows:
             out.line("no issues")
             return
+        # Titles are log text. Output sanitises every cell; cutting after sanitising means
+        # the cut never leaves half an escape sequence for the terminal.
         out.table(["id", "sev", "status", "count", "users", "last seen", "title"],
-                  [(r["id"], r["severity"], r["status"], r["count"], r["affected_users"], r["last_seen"][:19], r["title"][:100]) for r in rows])
+                  [(r["id"], r["severity"], r["status"], r["count"], r["affected_users"], r["last_seen"][:19], sanitize(r["title"])[:100]) for r in rows])
 
     out.result({"issues": rows}, render)

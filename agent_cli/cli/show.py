@@ -3,7 +3,7 @@ from typing import Any
 import typer
 
 from agent_cli.cli._context import app_context
-from agent_cli.cli._render import Output
+from agent_cli.cli._render import Output, sanitize
 
 app = typer.Typer()
 
@@ -34,7 +34,7 @@ def _render(out: Output, i: dict[str, Any]) -> None:
         latest = i["events"][0]
         where = f"{latest['path']}:{latest['line']}" if latest["path"] else latest["source"]
         out.line(f"\nlatest event ({where}, {latest['ts']}):")
-        out.line(latest["raw"][:2000])
+        out.line(sanitize(latest["raw"], keep_newlines=True)[:2000])  # sanitised before the cut, never after
     if i["diagnoses"]:
         d = i["diagnoses"][-1]
         culprit = d["culprit"] or {}
