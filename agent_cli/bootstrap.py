@@ -21,12 +21,7 @@ def init_project(config_path: Path, *, force: bool = False) -> dict[str, Any]:
     config_path.write_text(template_text(), encoding="utf-8")
     try:
         settings = load_settings(config_path)
-        state_dir_existed = settings.state_path.parent.exists()
         with State.open(settings.state_path) as state:
-            if not state_dir_existed:
-                # Keep the state directory out of the user's `git status`
-                # without editing their .gitignore.
-                (settings.state_path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
             audit.record(state, step="init", decision="initialised", reason=f"config written to {config_path}", details={"overwrote": existed})
     except AgentError:
         # Leave the user's files as they were.

@@ -7,6 +7,7 @@ key and the file) instead of silently running with a default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,7 @@ class AgentSection(_Section):
     repo: str = "."
     state: str = ".agent/state.db"
     committer: str = "agent-cli <agent-cli@localhost>"
+    workdir: str = ""  # attempt trees; empty = a per-repo directory under the user's cache dir
 
 
 class SourceConfig(_Section):
@@ -62,8 +64,6 @@ class SeverityRule(_Section):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        import re
-
         try:
             re.compile(value)
         except re.error as exc:
@@ -91,10 +91,59 @@ class DiagnoseSection(_Section):
     redact_emails: bool = True
 
 
+def _placeholder_quoted(command: str, placeholder: str) -> bool:
+    """Does `placeholder` stand inside single or double quotes (or after a backslash) in shell `command`?"""
+    quote, i = "", 0
+    while i < len(command):
+        c = command[i]
+        if command.startswith(placeholder, i) and quote:
+            return True
+        if c == "\\" and command.startswith(placeholder, i + 1):
+            return True
+        if c == "\\" and quote != "'":
+            i += 2
+            continue
+        if c in "'\"" and quote in ("", c):
+            quote = "" if quote else c
+        i += 1
+    return False
+
+
 class ValidateSection(_Section):
     commands: list[str] = ["python -m pytest -q"]
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    env: dict[str, str] = {}
+    pass_env: list[str] = []
     timeout_s: float = Field(900.0, gt=0)
     max_attempts: int = Field(3, ge=1)
+
+    @field_validator("commands")
+    @classmethod
+    def _files_unquoted(cls, value: list[str]) -> list[str]:
+        # {files} is replaced by shell-quoted paths; inside quotes that quoting could be undone.
+        for command in value:
+            if _placeholder_quoted(command, "{files}"):
+                raise ValueError(f"{command!r}: write {{files}} unquoted (the agent quotes each path itself)")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _not_the_agents_own(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.upper().startswith(("ANTHROPIC_", "AGENT_")):
+                raise ValueError(f"{name}: the agent's own variables are never given to validation")
+        return value
+
+    @field_validator("pass_env")
+    @classmethod
+    def _no_secret_names(cls, value: list[str]) -> list[str]:
+        from agent_cli.sandbox import denied_name
+
+        for name in value:
+            rule = denied_name(name)
+            if rule:
+                raise ValueError(f"{name}: names matching {rule!r} are never passed to validation; put a test value in [validate] env")
+        return value
 
 
 class FixSection(_Section):
@@ -126,8 +175,6 @@ class PolicySection(_Section):
     @field_validator("business_hours")
     @classmethod
     def _hours_format(cls, value: str) -> str:
-        import re
-
         if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
             raise ValueError("expected HH:MM-HH:MM, e.g. 09:00-18:00")
         return value
@@ -241,6 +288,18 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return (self.repo_path / self.agent.state).resolve()
+
+    @property
+    def workdir_path(self) -> Path:
+        """Where this repository's attempt trees live; namespaced by repo so two repos never share one."""
+        import hashlib
+
+        repo = self.repo_path
+        namespace = f"{repo.name}-{hashlib.sha256(str(repo).encode()).hexdigest()[:10]}"
+        if self.agent.workdir:
+            return (repo / Path(self.agent.workdir).expanduser()).resolve() / namespace
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache).expanduser().resolve() / "agent-cli" / "worktrees" / namespace
 
 
 class _TomlDataSource(PydanticBaseSettingsSource):

@@ -9,6 +9,7 @@ from agent_cli import audit
 from agent_cli.config import Settings
 from agent_cli.errors import PolicyRefused
 from agent_cli.llm import spend
+from agent_cli.sandbox import describe as describe_sandbox
 from agent_cli.state import ISSUE_STATUSES, State, utcnow
 
 PAUSE_KEY = "paused"
@@ -57,6 +58,7 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "paused": bool(paused.get("paused")),
         "paused_reason": paused.get("reason"),
         "paused_since": paused.get("since"),
+        "sandbox": describe_sandbox(settings),
         "last_run": state.last_run(),
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
         "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),

@@ -7,7 +7,6 @@ cron cycle with nothing to diagnose never pays for it.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,13 +55,41 @@ class GitRepo:
             return self._repo.git.execute(["git", *args], strip_newline_in_stdout=False, env=env)
         except git.exc.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ") or str(exc)
-            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1] if detail else exc.status}") from None
+            verb = next((a for a in args if not a.startswith("-") and "=" not in a), "")
+            raise GitError(f"git {verb} failed: {detail.splitlines()[-1] if detail else exc.status}") from None
 
     def resolve(self, ref: str) -> str | None:
         try:
             return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
         except GitError:
             return None
+
+    def tree_with(self, base: str, contents: dict[str, str]) -> str:
+        """A tree object: `base` with each path's text replaced, built in a throwaway index (no work tree involved)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="agent-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self.run("read-tree", base, env=env)
+            blob_file = Path(tmp) / "blob"
+            for path, text in contents.items():
+                blob_file.write_bytes(text.encode("utf-8"))
+                blob = self.run("hash-object", "-w", f"--path={path}", str(blob_file)).strip()
+                listed = self.run("ls-tree", base, "--", path).split(" ", 1)[0]
+                mode = listed if listed in ("100644", "100755") else "100644"
+                self.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+            return self.run("write-tree", env=env).strip()
+
+    def commit_tree(self, tree: str, parent: str, message: str, env: dict[str, str]) -> str:
+        """A commit of `tree` on `parent`, made from objects alone: no index, no work tree, no hooks."""
+        return self.run("commit-tree", tree, "-p", parent, "-m", message, env=env).strip()
+
+    def create_branch(self, branch: str, sha: str) -> None:
+        """refs/heads/`branch` at `sha`; fails if it already exists (never moves someone's branch)."""
+        self.run("update-ref", f"refs/heads/{branch}", sha, "0" * 40)
+
+    def changed_files(self, old: str, new: str) -> list[str]:
+        return [f for f in self.run("diff", "--name-only", "--no-renames", old, new).split("\n") if f]
 
     def blame(self, path: str, start: int, end: int, rev: str = "HEAD") -> dict[int, Commit]:
         """Line number -> the commit that last touched it."""

@@ -49,6 +49,15 @@ def matching_glob(path: str, patterns: Iterable[str]) -> str | None:
     return None
 
 
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents); a directory the agent creates gets a `.gitignore` of `*`, so it never shows in
+    the user's `git status` wherever it lies, without editing theirs."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    if missing:  # the top-most new directory: git ignores everything below it
+        (missing[-1] / ".gitignore").write_text("*\n", encoding="utf-8")
+
+
 def is_vendored(file: str) -> bool:
     return any(marker in file for marker in VENDORED_MARKERS) or file.startswith("<")
 

@@ -19,6 +19,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from agent_cli.errors import StateError
+from agent_cli.paths import ensure_private_dir
 
 ISSUE_STATUSES = (
     "detected",
@@ -235,7 +236,7 @@ class State:
         if not path.exists() and not create:
             raise StateError(f"no state file at {path} (run `agent init`)")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(path.parent)  # whichever command creates it: kept out of the user's `git status`
             conn = sqlite3.connect(str(path), timeout=30)
             db = sqlite_utils.Database(conn, execute_plugins=False)
             db.execute("PRAGMA busy_timeout = 30000")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent_cli.cli import app
+from agent_cli.cli import app as cli_app
 
 AGENT_BIN = Path(sys.executable).with_name("agent")
 GIT_ENV = {
@@ -64,7 +64,7 @@ class Project:
     def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """In-process, through Typer's CliRunner."""
         runner = CliRunner()
-        r = runner.invoke(app, ["-c", str(self.config), *args], env=env, catch_exceptions=False)
+        r = runner.invoke(cli_app, ["-c", str(self.config), *args], env=env, catch_exceptions=False)
         return Result(r.exit_code, r.stdout, r.stderr)
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
@@ -97,3 +97,35 @@ def project(repo: Path) -> Project:
     result = p.cli("init")
     assert result.exit_code == 0, result.stderr
     return p
+
+
+def commit(root: Path, message: str, env: dict[str, str] | None = None) -> str:
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, check=True, env={**os.environ, **(env or {})})
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def app(project: Project, tmp_path: Path) -> dict:
+    """The sample app (tests/sample_app.py): a recent commit removed a None guard; main pushed to a bare origin."""
+    from tests.sample_app import OLD_COMMIT_DATE, REPO_PY, TESTS, TRACE, VIEWS_BAD, VIEWS_GOOD
+
+    root = project.root
+    (root / "app").mkdir()
+    (root / "tests").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "repo.py").write_text(REPO_PY)
+    (root / "app" / "views.py").write_text(VIEWS_GOOD)
+    (root / "tests" / "test_views.py").write_text(TESTS)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / ".env").write_text("DATABASE_URL=postgres://localhost/app\n")
+    commit(root, "add item view", OLD_COMMIT_DATE)
+    (root / "app" / "views.py").write_text(VIEWS_BAD)
+    bad = commit(root, "simplify get_item")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    (root / "logs").mkdir()
+    (root / "logs" / "app.log").write_text(TRACE)
+    return {"bad": bad, "origin": origin}

@@ -7,75 +7,18 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import AGENT_BIN, Project, git
+from agent_cli.config import load_settings
+from agent_cli.sandbox import probe
+from tests.conftest import AGENT_BIN, Project, commit, git
 from tests.fake_anthropic import FakeAnthropic, tool_reply
-from tests.sample_app import OLD_COMMIT_DATE, VIEWS_BAD, VIEWS_GOOD
+from tests.sample_app import OLD_COMMIT_DATE, PYTEST, TRACE, VIEWS_BAD, VIEWS_GOOD
 
 OLD = OLD_COMMIT_DATE
-REPO_PY = '''class Item:
-    def __init__(self, name):
-        self.name = name
-
-
-ITEMS = {1: Item("apple")}
-
-
-def find(item_id):
-    return ITEMS.get(item_id)
-'''
-TESTS = '''from app.views import get_item
-
-
-def test_found():
-    assert get_item(1) == ({"name": "apple"}, 200)
-
-
-def test_missing():
-    assert get_item(99) == ({"error": "not found"}, 404)
-'''
-TRACE = """2026-11-21 10:00:01,000 ERROR app.views: request failed "GET /api/items/99" status=500
-Traceback (most recent call last):
-  File "/app/app/views.py", line 6, in get_item
-    return {"name": item.name}, 200
-AttributeError: 'NoneType' object has no attribute 'name'
-"""
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
-
-
-def commit(root: Path, message: str, env: dict[str, str] | None = None) -> str:
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, check=True, env={**os.environ, **(env or {})})
-    return git(root, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def app(project: Project, tmp_path: Path) -> dict:
-    """An app whose recent commit removed a None guard; main pushed to a bare origin."""
-    root = project.root
-    (root / "app").mkdir()
-    (root / "tests").mkdir()
-    (root / "app" / "__init__.py").write_text("")
-    (root / "app" / "repo.py").write_text(REPO_PY)
-    (root / "app" / "views.py").write_text(VIEWS_GOOD)
-    (root / "tests" / "test_views.py").write_text(TESTS)
-    (root / "pytest.ini").write_text("[pytest]\n")
-    (root / ".env").write_text("DATABASE_URL=postgres://localhost/app\n")
-    commit(root, "add item view", OLD)
-    (root / "app" / "views.py").write_text(VIEWS_BAD)
-    bad = commit(root, "simplify get_item")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "origin", "main")
-    (root / "logs").mkdir()
-    (root / "logs" / "app.log").write_text(TRACE)
-    return {"bad": bad, "origin": origin}
 
 
 def configure(project: Project, extra: str = "", commands: list[str] | None = None) -> None:
@@ -154,7 +97,7 @@ def test_revert_of_the_recent_bad_commit_goes_red_to_green_and_leaves_the_checko
         assert header in message, header
     assert git(root, "log", "-1", "--format=%cn <%ce>|%an", data["branch"]) == "agent-cli <agent-cli@localhost>|agent-cli"
     assert git(root, "rev-parse", f"{data['branch']}^") == app["bad"]  # built on origin/main
-    assert not list((root / ".agent" / "worktrees").iterdir())
+    assert not list(load_settings(project.config).workdir_path.iterdir())  # the attempt's tree is gone
     shown = project.run("--json", "show", str(issue)).json()
     assert shown["status"] == "fix_ready" and shown["fixes"][-1]["sha"] == data["sha"]
     assert data["branch"] in project.run("show", str(issue)).stdout
@@ -263,22 +206,38 @@ def test_hanging_validation_is_killed_at_the_timeout(project: Project, app: dict
     assert marker not in ps
 
 
-def test_kill_9_during_validation_is_cleaned_up_by_the_next_run(project: Project, app: dict, tmp_path: Path) -> None:
-    started, release = tmp_path / "started", tmp_path / "release"
-    command = f"touch {started}; test -f {release} || sleep 120; {PYTEST}"
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_kill_9_during_validation_is_cleaned_up_by_the_next_run(project: Project, app: dict, sandbox: str) -> None:
+    if sandbox == "bwrap" and not probe()[0]:
+        pytest.skip(f"bubblewrap cannot run here: {probe()[1]}")
+    # Relative paths: the tree is the only place a sandboxed command can write to.
+    command = f"touch started; case $HOLD in 1) sleep 120;; esac; {PYTEST}"
     issue = diagnosed(project, commands=[command])
+    held = project.config.read_text().replace("[validate]\n", f'[validate]\nsandbox = "{sandbox}"\nenv = {{ HOLD = "1" }}\n')
+    project.config.write_text(held)
     proc = subprocess.Popen([str(AGENT_BIN), "-c", str(project.config), "fix", str(issue)], cwd=project.root)
+    conn = sqlite3.connect(project.state)
     deadline = time.monotonic() + 60
-    while not started.exists() and time.monotonic() < deadline:
+    row = None
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchone()
+        if row and row[2] and (Path(row[1]) / "started").exists():
+            break
         time.sleep(0.05)
-    assert started.exists()
+    assert row and (Path(row[1]) / "started").exists()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    conn = sqlite3.connect(project.state)
-    branch, worktree, pgid = conn.execute("SELECT branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchone()
-    assert Path(worktree).exists() and git(project.root, "branch", "--list", branch)
-    assert pgid and _alive(pgid)
-    release.touch()
+    branch, worktree, pgid = row
+    assert Path(worktree).exists()
+    if sandbox == "bwrap":
+        # bwrap --die-with-parent: the sandboxed validation dies with the agent
+        deadline = time.monotonic() + 10
+        while _alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pgid)
+    else:
+        assert _alive(pgid)  # portable mode: still running until the next run stops it
+    project.config.write_text(held.replace('env = { HOLD = "1" }\n', ""))
     result = project.run("--json", "fix", str(issue))
     assert result.exit_code == 0, result.stderr
     assert not Path(worktree).exists()
@@ -306,7 +265,7 @@ def test_fix_refuses_an_undiagnosed_issue_and_a_paused_agent(project: Project, a
     project.run("pause", "--reason", "freeze")
     paused = project.run("fix", str(issue))
     assert paused.exit_code == 3 and "paused" in paused.stderr
-    assert project.run("fix", str(issue), "--dry-run").exit_code == 0  # a dry run changes nothing
+    assert project.run("fix", str(issue), "--dry-run").exit_code == 3  # a dry run runs model code too
     project.run("resume")
     project.config.write_text(project.config.read_text().replace(f'commands = ["{PYTEST}"]', "commands = []"))
     unvalidated = project.run("fix", str(issue))

@@ -40,19 +40,19 @@ def test_new_files_only_when_allowed(tmp_path: Path) -> None:
 
 def test_gate_approval_limits_and_secrets(tmp_path: Path) -> None:
     policy = PolicySection(max_files_changed=2)
-    files = ["pyproject.toml", "app/auth/login.py", "app/x.py"]
-    result = gate.check(tmp_path, files, "x = 1", 3, policy)
+    files = {"pyproject.toml": "", "app/auth/login.py": "", "app/x.py": "x = 1"}
+    result = gate.check(tmp_path, files, 3, 10, policy)
     assert result.ok
     assert any("policy.approval_paths 'pyproject.toml'" in a for a in result.approval)
     assert any("'**/auth/**'" in a for a in result.approval)
     assert any("policy.max_files_changed 2" in a for a in result.approval)
-    leaked = gate.check(tmp_path, ["app/x.py"], "KEY = 'sk-ant-api03-" + "x" * 30 + "'", 1, policy)
+    leaked = gate.check(tmp_path, {"app/x.py": "KEY = 'sk-ant-api03-" + "x" * 30 + "'"}, 1, 50, policy)
     assert not leaked.ok and "secret" in leaked.rejected[0]
-    huge = gate.check(tmp_path, ["app/x.py"], "", gate.MAX_DIFF_LINES + 1, policy)
+    huge = gate.check(tmp_path, {"app/x.py": ""}, gate.MAX_DIFF_LINES + 1, 10, policy)
     assert not huge.ok and "diff size" in huge.rejected[0]
     for path, words in (("/etc/passwd", "absolute"), ("a/../../x", "outside"), (".git/config", ".git"),
                         ("db/migrations/0001.py", "protected"), ("app/billing/x.py", "protected")):
-        assert words in gate.check(tmp_path, [path], "", 1, policy).rejected[0]
+        assert words in gate.check(tmp_path, {path: ""}, 1, 1, policy).rejected[0]
 
 
 def _result(command: str, code: int | None, output: str = "") -> CommandResult:

@@ -31,6 +31,7 @@ def fix_command(
 
 
 def _render(out: Output, data: dict[str, Any]) -> None:
+    out.line(data["sandbox"])
     for a in data["attempts"]:
         out.line(f"attempt {a['number']} ({a['strategy']}): {a['outcome']}" + (f": {a['summary']}" if a["summary"] else ""))
         for reason in a["reasons"]:
@@ -40,6 +41,8 @@ def _render(out: Output, data: dict[str, Any]) -> None:
             out.line(f"  $ {v['command']}: {state} ({v['duration_s']:.1f}s)")
         for reason in a["approval"]:
             out.line(f"  approval: {reason}")
+        if a["not_committed"]:
+            out.line(f"  left by validation, not committed: {', '.join(a['not_committed'])}")
     final = next((a for a in reversed(data["attempts"]) if a["outcome"] in ("committed", "validated")), None)
     if final is not None:
         out.line("")

@@ -28,6 +28,7 @@ def _render(out: Output, s: dict[str, Any]) -> None:
         [
             ("level", s["level"]),
             ("paused", paused),
+            ("sandbox", f"{s['sandbox']['mode']} ({s['sandbox']['detail']})"),
             ("last run", last),
             ("active deployments", s["active_deployments"]),
             ("pending approvals", s["pending_approvals"]),

@@ -85,7 +85,7 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
     cost, model = 0.0, None
     if provider == "anthropic":
         prompt = redact(diagnosis_prompt(issue, ctx.as_dict(), suspects), emails=settings.diagnose.redact_emails)
-        answer, cost = ToolCaller(settings, state).ask(
+        answer, cost = ToolCaller(settings, state, run_id=run.run_id).ask(
             issue_id=issue["id"], step="diagnose", system=SYSTEM, prompt=prompt, tool=REPORT_DIAGNOSIS, answer=DiagnosisAnswer
         )
         model = settings.llm.model

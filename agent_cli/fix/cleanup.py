@@ -21,24 +21,28 @@ def _process_in(pgid: int, directory: Path) -> bool:
 
 
 def cleanup(run: Run, git: GitRepo) -> list[str]:
-    """Remove what killed or failed attempts left: worktrees, branches, validation processes."""
+    """Remove what killed or failed attempts left: worktrees, branches, validation processes.
+
+    Only what the agent's own `building` rows record is removed; nothing else in the
+    work or state directory is touched (it may belong to another repo or to a person).
+    """
     cleaned: list[str] = []
+    # Trees of this repository only: the work directory, or the state directory (where 0.1 kept them).
+    ours = (run.settings.workdir_path, run.settings.state_path.parent / "worktrees")
     rows = run.state.db.execute("SELECT id, issue_id, branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchall()
     for fix_id, issue_id, branch, path, pgid in rows:
-        if pgid and path and _process_in(pgid, Path(path)):
+        tree = Path(path) if path else None
+        if tree is not None and not any(root in tree.parents for root in ours):
+            continue  # recorded by another repository sharing this state file
+        if pgid and tree is not None and _process_in(pgid, tree):
             kill_group(pgid)
-        if path and Path(path).exists():
-            worktree.remove(git, Path(path))
+        if tree is not None and tree.exists():
+            worktree.remove(git, tree)
         if branch:
             worktree.delete_branch(git, branch)
         with run.state.transaction() as db:
             db.execute("UPDATE fixes SET status = 'abandoned', reason = 'left by an interrupted run; cleaned up' WHERE id = ?", [fix_id])
             run.audit(step="fix", decision="cleaned-up", issue_id=issue_id, reason=f"attempt {fix_id} was interrupted; removed its worktree and branch {branch}")
         cleaned.append(branch or path or str(fix_id))
-    root = worktree.worktrees_dir(run.settings)
-    if root.is_dir():
-        for leftover in root.iterdir():
-            worktree.remove(git, leftover)
-            cleaned.append(str(leftover))
     git.run("worktree", "prune")
     return cleaned

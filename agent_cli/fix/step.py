@@ -17,8 +17,8 @@ from typing import Any
 
 from agent_cli.config import Settings
 from agent_cli.controls import ensure_not_paused
-from agent_cli.errors import PolicyRefused
-from agent_cli.fix import gate, worktree
+from agent_cli.errors import AgentError, PolicyRefused, StepFailed
+from agent_cli.fix import gate, integrity, worktree
 from agent_cli.fix.cleanup import cleanup
 from agent_cli.fix.edits import EditRejected, plan_edits, write_contents
 from agent_cli.fix.message import commit_message
@@ -35,7 +35,9 @@ from agent_cli.fix.strategies import (
 from agent_cli.fix.validate import CommandResult, blocking, expand, run_command
 from agent_cli.gitrepo import GitRepo
 from agent_cli.issues import show_issue
+from agent_cli.redact import redact
 from agent_cli.runner import Run
+from agent_cli.sandbox import Sandbox, sandbox_for
 from agent_cli.state import utcnow
 
 FIXABLE = ("diagnosed", "fix_ready", "needs_human")
@@ -53,6 +55,7 @@ class Attempt:
     validation: list[dict[str, Any]] = field(default_factory=list)
     approval: list[str] = field(default_factory=list)
     confidence: float | None = None
+    not_committed: list[str] = field(default_factory=list)  # what validation left in the tree beyond the change
 
 
 @dataclass
@@ -64,6 +67,7 @@ class FixResult:
     sha: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     stopped: str = ""
+    sandbox: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -77,7 +81,7 @@ class FixResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"issue": self.issue_id, "dry_run": self.dry_run, "status": self.status, "branch": self.branch, "sha": self.sha,
-                "stopped": self.stopped, "attempts": [asdict(a) for a in self.attempts]}
+                "stopped": self.stopped, "sandbox": self.sandbox, "attempts": [asdict(a) for a in self.attempts]}
 
 
 def check_fix_rate(run: Run) -> None:
@@ -106,9 +110,10 @@ def _remember_pgid(run: Run, fix_id: int):
     return remember
 
 
-def _baseline(run: Run, fix_id: int, wt_path: Path, base_sha: str, commands: list[str]) -> list[CommandResult]:
-    """Each command on the unmodified base, cached per base sha and exact command."""
+def _baseline(run: Run, box: Sandbox, fix_id: int, wt: GitRepo, wt_path: Path, base_sha: str, commands: list[str]) -> list[CommandResult]:
+    """Each command on the unmodified base, cached per base sha and exact command; the tree is pristine again after."""
     results = []
+    ran = False
     timeout = run.settings.validate_.timeout_s
     for command in commands:
         key = hashlib.sha1(f"{command}\0{timeout}".encode()).hexdigest()
@@ -118,18 +123,22 @@ def _baseline(run: Run, fix_id: int, wt_path: Path, base_sha: str, commands: lis
         if row is not None:
             results.append(CommandResult.from_dict(json.loads(row[0])))
             continue
-        result = run_command(command, wt_path, timeout, on_start=_remember_pgid(run, fix_id))
+        result = run_command(command, wt_path, timeout, box, on_start=_remember_pgid(run, fix_id))
+        ran = True
         with run.state.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO validation_baselines(base_sha, commands_hash, results, created_at) VALUES (?, ?, ?, ?)",
                 [base_sha, key, json.dumps(result.as_dict()), utcnow()],
             )
         results.append(result)
+    if ran:  # what the base's own tests wrote must not mix with the change
+        wt.run("reset", "--hard", "--quiet")
+        wt.run("clean", "-fdq")
     return results
 
 
-def _validate(run: Run, fix_id: int, wt_path: Path, commands: list[str]) -> list[CommandResult]:
-    return [run_command(c, wt_path, run.settings.validate_.timeout_s, on_start=_remember_pgid(run, fix_id)) for c in commands]
+def _validate(run: Run, box: Sandbox, fix_id: int, wt_path: Path, commands: list[str]) -> list[CommandResult]:
+    return [run_command(c, wt_path, run.settings.validate_.timeout_s, box, on_start=_remember_pgid(run, fix_id)) for c in commands]
 
 
 # --- the step ------------------------------------------------------------------------------------
@@ -137,20 +146,22 @@ def _validate(run: Run, fix_id: int, wt_path: Path, commands: list[str]) -> list
 def fix(run: Run, issue_id: int, *, dry_run: bool = False) -> FixResult:
     settings, state = run.settings, run.state
     issue = show_issue(state, issue_id)
+    # Paused means no model code runs: a dry run asks the model and validates its code too.
+    ensure_not_paused(state, "fix")
     if issue["status"] not in FIXABLE or not issue["diagnoses"]:
         raise PolicyRefused(f"issue {issue_id} is {issue['status']}; `agent fix` needs a diagnosed issue", rule="issue.status")
     diagnosis = issue["diagnoses"][-1]
     if not dry_run:
-        ensure_not_paused(state, "fix")
         check_fix_rate(run)
         if not settings.validate_.commands:
             # Nothing would check the change: never commit an unvalidated fix.
             raise PolicyRefused("no validation commands are configured", rule="validate.commands")
+    box = sandbox_for(settings)
     git = GitRepo(settings.repo_path)
     cleanup(run, git)
     base_name, base_sha = worktree.base_ref(git, settings)
     plan = plan_strategies(settings, diagnosis)
-    result = FixResult(issue_id, dry_run)
+    result = FixResult(issue_id, dry_run, sandbox=box.note)
     feedback: str | None = None
     last_reasons: list[str] | None = None
     revert_whole = True
@@ -159,7 +170,7 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False) -> FixResult:
         strategy = plan[0]
         number = state.count("SELECT COUNT(*) FROM fixes WHERE issue_id = ?", [issue_id]) + 1
         branch = None if dry_run else f"{worktree.BRANCH_PREFIX}{issue_id}-{number}"
-        wt_path = worktree.worktrees_dir(settings) / (f"dry-{issue_id}-{uuid.uuid4().hex[:8]}" if dry_run else f"fix-{issue_id}-{number}")
+        wt_path = settings.workdir_path / (f"dry-{issue_id}-{uuid.uuid4().hex[:8]}" if dry_run else f"fix-{issue_id}-{number}")
         attempt = Attempt(number, strategy)
         result.attempts.append(attempt)
         with state.transaction() as db:
@@ -168,25 +179,30 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False) -> FixResult:
                 "VALUES (?, ?, ?, ?, 'building', ?, ?, ?, ?)",
                 [issue_id, number, utcnow(), strategy, branch, base_sha, str(wt_path), run.run_id],
             ).lastrowid
-        wt = worktree.add(git, wt_path, base_sha, branch)
-        committed = False
+        checkout_before = integrity.fingerprint(settings.repo_path)
+        failure: AttemptFailed | None = None
         try:
-            proposal = _attempt(run, wt, wt_path, issue, diagnosis, strategy, feedback, base_sha, attempt, fix_id, whole=revert_whole)
-            if not dry_run:
-                message = commit_message(issue=issue, diagnosis=diagnosis, summary=proposal.summary, how=proposal.how, files=attempt.files,
-                                         validation=[CommandResult.from_dict(v) for v in attempt.validation], confidence=attempt.confidence or 0)
-                wt.run("commit", "--quiet", "--no-verify", "-m", message, env=_committer_env(settings))
-                result.sha, result.branch, committed = wt.resolve("HEAD"), branch, True
-            attempt.outcome = "committed" if committed else "validated"
-            result.status = "fix_ready" if committed else "dry_run"
+            wt = worktree.add(git, wt_path, base_sha)
+            built = _attempt(run, box, git, wt, wt_path, issue, diagnosis, strategy, feedback, base_sha, attempt, fix_id, whole=revert_whole)
         except AttemptFailed as failed:
-            attempt.outcome, attempt.reasons = failed.outcome, failed.reasons
-            if failed.final:
-                result.stopped = failed.reasons[0]
+            failure = failed
+        except AgentError as exc:  # git or the model failed mid-attempt: recorded, never left `building`
+            failure = AttemptFailed("failed", [exc.message], final=True)
         finally:
             worktree.remove(git, wt_path)
-            if branch and not committed:
-                worktree.delete_branch(git, branch)
+        failure = _checkout_violation(run, issue_id, attempt, checkout_before) or failure
+        if failure is None and not dry_run and branch:
+            try:
+                _commit(run, git, issue, diagnosis, built, base_sha, branch, attempt, result)
+            except AgentError as exc:
+                failure = AttemptFailed("failed", [f"commit failed: {exc.message}"], final=True)
+        if failure is None:
+            attempt.outcome = "committed" if result.sha else "validated"
+            result.status = "fix_ready" if result.sha else "dry_run"
+        else:
+            attempt.outcome, attempt.reasons = failure.outcome, failure.reasons
+            if failure.final:
+                result.stopped = failure.reasons[0]
         _record_attempt(run, issue_id, fix_id, attempt, result)
         if result.succeeded or result.stopped:
             break
@@ -204,14 +220,43 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False) -> FixResult:
     return result
 
 
-def _attempt(run: Run, wt: GitRepo, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any], strategy: str,
-             feedback: str | None, base_sha: str, attempt: Attempt, fix_id: int, *, whole: bool) -> Proposal:
+def _checkout_violation(run: Run, issue_id: int, attempt: Attempt, before: integrity.Fingerprint) -> AttemptFailed | None:
+    """The refusal (which also stops further attempts) if anything in the user's checkout changed during the attempt."""
+    changed = integrity.changes(before, integrity.fingerprint(run.settings.repo_path))
+    if not changed:
+        return None
+    reason = f"integrity violation: the user's checkout changed during attempt {attempt.number}: {', '.join(changed[:20])}"
+    run.audit(step="fix", decision="integrity-violation", issue_id=issue_id, reason=reason, details={"changed": changed})
+    return AttemptFailed("failed", [reason], final=True)
+
+
+@dataclass
+class Built:
+    """What an attempt made: the tree object of the gated change, and the proposal behind it."""
+
+    proposal: Proposal
+    tree: str
+
+
+def _commit(run: Run, git: GitRepo, issue: dict[str, Any], diagnosis: dict[str, Any], built: Built, base_sha: str, branch: str,
+            attempt: Attempt, result: FixResult) -> None:
+    """Commit the gated tree from objects alone; the files recorded are read back from the commit."""
+    settings = run.settings
+    message = commit_message(issue=issue, diagnosis=diagnosis, summary=built.proposal.summary, how=built.proposal.how, files=attempt.files,
+                             validation=[CommandResult.from_dict(v) for v in attempt.validation], confidence=attempt.confidence or 0)
+    sha = git.commit_tree(built.tree, base_sha, redact(message, emails=settings.diagnose.redact_emails), _committer_env(settings))
+    git.create_branch(branch, sha)
+    attempt.files = git.changed_files(base_sha, sha)
+    result.sha, result.branch = sha, branch
+
+
+def _attempt(run: Run, box: Sandbox, git: GitRepo, wt: GitRepo, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any],
+             strategy: str, feedback: str | None, base_sha: str, attempt: Attempt, fix_id: int, *, whole: bool) -> Built:
     settings = run.settings
     if strategy == "revert":
         suspect = revert_candidate(settings, diagnosis) or {}
         proposal = propose_revert(wt, base_sha, suspect, (diagnosis.get("culprit") or {}).get("path"), whole)
     elif strategy == "llm":
-        from agent_cli.errors import StepFailed
         from agent_cli.llm import BudgetExceeded
 
         try:
@@ -226,31 +271,50 @@ def _attempt(run: Run, wt: GitRepo, wt_path: Path, issue: dict[str, Any], diagno
     # A fix is no surer than its diagnosis.
     known = [c for c in (proposal.confidence, diagnosis.get("confidence")) if c is not None]
     attempt.confidence = min(known) if known else None
-    checked = gate.check(wt_path, proposal.files, proposal.added_text, proposal.changed_lines, settings.policy)
+    protected = gate.builtin_protected(settings)
+    checked = gate.check(wt_path, proposal.added, proposal.changed_lines, proposal.changed_bytes, settings.policy, protected)
     attempt.approval = checked.approval + (["the diagnosis asks for human approval"] if diagnosis.get("requires_human_approval") else [])
     if not checked.ok:
         raise AttemptFailed("rejected", checked.rejected)  # audited with the attempt, rule named
-    commands = [expand(c, proposal.files) for c in settings.validate_.commands]
-    baseline = _baseline(run, fix_id, wt_path, base_sha, commands)
+    contents: dict[str, str] | None = None
     if proposal.edits is not None:
+        edits = [e.model_copy(update={"path": gate.normalise(e.path)}) for e in proposal.edits]
         try:
-            contents = plan_edits(wt_path, proposal.edits, allow_new_files=True)
+            contents = plan_edits(wt_path, edits, allow_new_files=True)
         except EditRejected as exc:
             raise AttemptFailed("failed", [str(exc)]) from None
+    commands = [expand(c, proposal.files) for c in settings.validate_.commands]
+    baseline = _baseline(run, box, fix_id, wt, wt_path, base_sha, commands)
+    if contents is not None:
         write_contents(wt_path, contents)
-        wt.run("add", "--", *contents)
+        # The commit is built from these gated contents alone, never from what validation leaves in the tree.
+        tree = git.tree_with(base_sha, contents)
     else:
         apply_revert(wt, wt_path, proposal)
-    attempt.diff = wt.run("diff", "--cached", base_sha)
-    attempt.files = [f for f in wt.run("diff", "--cached", "--name-only", base_sha).split("\n") if f]
+        tree = wt.run("write-tree").strip()  # git's own revert, snapshotted before any code runs
+    attempt.files = git.changed_files(base_sha, tree)
     if not attempt.files:
         raise AttemptFailed("failed", ["the change is empty"])
-    after = _validate(run, fix_id, wt_path, commands)
+    unexpected = [f for f in attempt.files if f not in proposal.added]
+    if unexpected:
+        checked = gate.check(wt_path, {f: "" for f in unexpected}, 0, 0, settings.policy, protected)
+        if not checked.ok:
+            raise AttemptFailed("rejected", checked.rejected)
+    attempt.diff = git.run("diff", "--no-renames", base_sha, tree)
+    after = _validate(run, box, fix_id, wt_path, commands)
     attempt.validation = [r.as_dict() for r in after]
+    attempt.not_committed = _left_by_validation(wt, tree)
     reasons = blocking(baseline, after)
     if reasons:
         raise AttemptFailed("failed", reasons)
-    return proposal
+    return Built(proposal, tree)
+
+
+def _left_by_validation(wt: GitRepo, tree: str) -> list[str]:
+    """Files validation created or changed in the tree beyond the gated change: reported, never committed."""
+    changed = [f for f in wt.run("diff", "--name-only", "--no-renames", tree).split("\n") if f]
+    untracked = [f for f in wt.run("ls-files", "--others", "--exclude-standard").split("\n") if f]
+    return sorted(set(changed) | set(untracked))[:50]
 
 
 def _record_attempt(run: Run, issue_id: int, fix_id: int, attempt: Attempt, result: FixResult) -> None:

@@ -50,8 +50,9 @@ class Proposal:
     summary: str
     how: str
     files: list[str]
-    added_text: str
+    added: dict[str, str]  # path -> the text the change adds there (what the gate's secret scan reads)
     changed_lines: int
+    changed_bytes: int
     edits: list[Edit] | None = None  # None: a revert, applied by git
     revert_sha: str | None = None
     revert_paths: list[str] | None = None
@@ -73,13 +74,18 @@ def propose_revert(git: GitRepo, base_sha: str, suspect: dict[str, Any], culprit
     except GitError:
         raise AttemptFailed("skipped", [f"suspect {sha[:12]} is not in the production branch; nothing to revert"]) from None
     paths = None if whole or not culprit_path else [culprit_path]
-    reverse = git.run("diff", sha, f"{sha}^", "--", *(paths or []))
-    files = [f for f in git.run("diff", "--name-only", sha, f"{sha}^", "--", *(paths or [])).split("\n") if f]
-    added = "\n".join(line[1:] for line in reverse.split("\n") if line.startswith("+") and not line.startswith("+++"))
-    changed = sum(1 for line in reverse.split("\n") if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    files = [f for f in git.run("diff", "--name-only", "--no-renames", sha, f"{sha}^", "--", *(paths or [])).split("\n") if f]
+    added: dict[str, str] = {}
+    changed = changed_bytes = 0
+    for path in files:
+        reverse = git.run("diff", "--no-renames", sha, f"{sha}^", "--", path)
+        body = [line for line in reverse.split("\n") if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        added[path] = "\n".join(line[1:] for line in body if line.startswith("+"))
+        changed += len(body)
+        changed_bytes += sum(len(line.encode()) for line in body)
     what = f"revert {sha[:12]} ({suspect.get('subject', '')})" if whole else f"revert {sha[:12]}'s changes to {culprit_path}"
     return Proposal(summary=what, how=f"{what}: it changed the failing code {suspect.get('age_hours', 0):.1f}h before the error",
-                    files=files, added_text=added, changed_lines=changed, revert_sha=sha, revert_paths=paths)
+                    files=files, added=added, changed_lines=changed, changed_bytes=changed_bytes, revert_sha=sha, revert_paths=paths)
 
 
 def apply_revert(wt: GitRepo, wt_path: Path, proposal: Proposal) -> None:
@@ -118,10 +124,13 @@ def propose_template(wt_path: Path, diagnosis: dict[str, Any]) -> Proposal:
 
 
 def _edit_proposal(edits: list[Edit], summary: str, how: str, confidence: float | None) -> Proposal:
-    added = "\n".join(e.replace for e in edits)
+    added: dict[str, str] = {}
+    for e in edits:
+        added[e.path] = (added.get(e.path, "") + "\n" + e.replace).lstrip("\n")
     changed = sum(len(e.search.split("\n")) + len(e.replace.split("\n")) for e in edits)
-    return Proposal(summary=summary, how=how, files=list(dict.fromkeys(e.path for e in edits)), added_text=added,
-                    changed_lines=changed, edits=edits, confidence=confidence)
+    changed_bytes = sum(len(e.search.encode()) + len(e.replace.encode()) for e in edits)
+    return Proposal(summary=summary, how=how, files=list(added), added=added, changed_lines=changed, changed_bytes=changed_bytes,
+                    edits=edits, confidence=confidence)
 
 
 def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any], feedback: str | None) -> Proposal:
@@ -133,13 +142,14 @@ def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[
     culprit = diagnosis.get("culprit") or {}
     wanted = list(dict.fromkeys([*diagnosis.get("affected_files", []), *([culprit["path"]] if culprit.get("path") else [])]))
     files: dict[str, str] = {}
+    protected = gate.builtin_protected(run.settings)
     for path in wanted:
-        rejection, _ = gate.check_path(wt_path, path, run.settings.policy)
+        rejection, _ = gate.check_path(wt_path, path, run.settings.policy, protected)
         target = wt_path / path
         if rejection is None and target.is_file():
             files[path] = target.read_text(encoding="utf-8", errors="replace")[:MAX_FILE_CHARS_FOR_LLM]
     prompt = redact(fix_prompt(issue, diagnosis, files, feedback), emails=run.settings.diagnose.redact_emails)
-    answer, _cost = ToolCaller(run.settings, run.state).ask(
+    answer, _cost = ToolCaller(run.settings, run.state, run_id=run.run_id).ask(
         issue_id=issue["id"], step="fix", system=SYSTEM, prompt=prompt, tool=PROPOSE_FIX, answer=FixAnswer
     )
     return _edit_proposal(answer.edits, answer.summary, f"{answer.summary} (proposed by {run.settings.llm.model})", answer.confidence)

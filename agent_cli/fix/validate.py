@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_cli.sandbox import Sandbox
+
 OUTPUT_TAIL_CHARS = 6000
 _PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 _PATH_ERROR = re.compile(r"^([\w./-]+\.\w+):\d+(?::\d+)?: (?:error|E\d+)[: ](.*)$", re.M)
@@ -52,11 +54,14 @@ def failures_in(output: str) -> list[str]:
     return sorted(found)
 
 
-def run_command(command: str, cwd: Path, timeout_s: float, *, on_start: Callable[[int], None] | None = None) -> CommandResult:
+def run_command(command: str, cwd: Path, timeout_s: float, sandbox: Sandbox, *,
+                on_start: Callable[[int], None] | None = None) -> CommandResult:
+    """`command` in `cwd`, inside `sandbox` with its scrubbed environment, killed as a group at the timeout."""
     started = time.monotonic()
-    with tempfile.TemporaryFile() as sink:
+    with tempfile.TemporaryFile() as sink, tempfile.TemporaryDirectory(prefix="agent-validate-") as private:
+        argv, env = sandbox.command(command, cwd, Path(private))
         proc = subprocess.Popen(
-            command, shell=True, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a timeout kills the whole tree
         )
         if on_start is not None:

@@ -1,4 +1,8 @@
-"""Temporary git worktrees for building fixes: the user's checkout, index and stash are never touched."""
+"""Temporary git worktrees for building fixes: the user's checkout, index and stash are never touched.
+
+They live under `[agent] workdir` (by default outside the checkout, in the user's
+cache directory), in a directory namespaced by repository.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,9 @@ from pathlib import Path
 
 from agent_cli.config import Settings
 from agent_cli.gitrepo import GitError, GitRepo
+from agent_cli.paths import ensure_private_dir
 
 BRANCH_PREFIX = "agent/fix-"
-
-
-def worktrees_dir(settings: Settings) -> Path:
-    return settings.state_path.parent / "worktrees"
 
 
 def base_ref(git: GitRepo, settings: Settings) -> tuple[str, str]:
@@ -33,12 +34,11 @@ def base_ref(git: GitRepo, settings: Settings) -> tuple[str, str]:
     raise GitError(f"no commit to build on: neither {remote}/{branch}, {branch} nor HEAD resolves")
 
 
-def add(git: GitRepo, path: Path, base_sha: str, branch: str | None) -> GitRepo:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if branch:
-        git.run("worktree", "add", "--quiet", "-B", branch, str(path), base_sha)
-    else:
-        git.run("worktree", "add", "--quiet", "--detach", str(path), base_sha)
+def add(git: GitRepo, path: Path, base_sha: str) -> GitRepo:
+    """A detached tree at `base_sha`: validation runs here; branches are made from gated objects, never from it."""
+    ensure_private_dir(path.parent)
+    # No hooks: a checkout hook would run with the agent's own environment, outside any sandbox.
+    git.run("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", str(path), base_sha)
     return GitRepo(path)
 
 
