@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check agent_cli tests benchmarks
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

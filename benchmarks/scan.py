@@ -9,8 +9,8 @@ Usage: python benchmarks/scan.py [--lines N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import random
+import statistics
 import subprocess
 import sys
 import tempfile

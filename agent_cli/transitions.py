@@ -1,0 +1,61 @@
+"""The one place an issue's status changes: a table of legal moves, refused otherwise, audited with the move.
+
+No step writes `issues.status` itself; each calls `move()` inside its own
+transaction, so the status and its audit record commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent_cli import audit
+from agent_cli.errors import PolicyRefused
+from agent_cli.state import utcnow
+
+if TYPE_CHECKING:
+    from agent_cli.state import State
+
+# from -> the statuses it may move to. A person (`issues resolve/ignore`) may close any open issue.
+ALLOWED: dict[str, frozenset[str]] = {
+    "detected": frozenset({"diagnosed", "needs_human", "resolved", "ignored"}),
+    "diagnosed": frozenset({"diagnosed", "fix_ready", "needs_human", "resolved", "ignored", "detected"}),
+    "fix_ready": frozenset({"fix_ready", "diagnosed", "awaiting_approval", "staging", "production", "needs_human", "resolved", "ignored",
+                            "detected"}),
+    "awaiting_approval": frozenset({"fix_ready", "staging", "production", "needs_human", "resolved", "ignored", "detected"}),
+    "staging": frozenset({"fix_ready", "production", "rolled_back", "needs_human", "resolved", "ignored", "detected"}),
+    "production": frozenset({"resolved", "rolled_back", "needs_human", "ignored", "detected"}),
+    "resolved": frozenset({"detected", "ignored"}),  # a recurrence reopens it as a regression
+    "rolled_back": frozenset({"diagnosed", "fix_ready", "needs_human", "resolved", "ignored", "detected"}),
+    "needs_human": frozenset({"diagnosed", "fix_ready", "needs_human", "resolved", "ignored", "detected"}),
+    "ignored": frozenset({"detected"}),  # only un-ignoring
+}
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in ALLOWED.get(current, frozenset())
+
+
+def move(state: "State", issue_id: int, target: str, *, step: str, reason: str, run_id: str | None = None,
+         details: dict[str, Any] | None = None, expect: str | None = None) -> str:
+    """Move issue `issue_id` to `target`; returns the status it had. Refuses (PolicyRefused, audited) an illegal move.
+
+    `expect`: the status the caller read; if the issue moved since, the move is refused rather than clobbered.
+    """
+    refused = ""
+    with state.transaction() as db:
+        row = db.execute("SELECT status FROM issues WHERE id = ?", [issue_id]).fetchone()
+        if row is None:
+            raise PolicyRefused(f"no issue {issue_id}", rule="issue.exists")
+        current = row[0]
+        if (expect is not None and current != expect) or not can_move(current, target):
+            refused = f"issue {issue_id} is {current}; it cannot move to {target}"
+            # Committed with the transaction, so the refusal stays on record when the caller's step fails.
+            audit.record(state, step=step, decision="transition-refused", issue_id=issue_id, run_id=run_id,
+                         reason=f"{refused} ({reason})", details={"from": current, "to": target, **(details or {})})
+        else:
+            db.execute("UPDATE issues SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?", [target, reason[:1000], utcnow(), issue_id])
+            audit.record(state, step=step, decision=f"status:{target}", issue_id=issue_id, run_id=run_id, reason=reason[:1000],
+                         details={"from": current, "to": target, **(details or {})})
+    if refused:
+        raise PolicyRefused(refused, rule="issue.transition")
+    return current
