@@ -1,14 +1,25 @@
 """Settings for agent.toml: pydantic models, loaded TOML < AGENT_* env < flags.
 
 Every section forbids unknown keys so a typo fails loudly (exit 2, naming the
-key and the file) instead of silently running with a default.
+key and the file) instead of silently running with a default. The same holds
+for the environment: AGENT_<SECTION>__<KEY>[__<KEY>...] must name a key (the
+section is spelt as in the file, so `[validate]` is AGENT_VALIDATE__*), a list
+or table is given as JSON, and a variable that looks like config but names no
+key is an error naming the variable. AGENT_* names that are not config-shaped
+(no "__", not starting with a section name: AGENT_CONFIG, or a CI system's
+AGENT_NAME) are not ours and are left alone.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +31,8 @@ from agent_cli.errors import ConfigError
 DEFAULT_CONFIG_NAME = "agent.toml"
 ENV_PREFIX = "AGENT_"
 ENV_NESTED = "__"
+# AGENT_* variables that are not config keys: the --config option's (agent_cli.cli._app).
+NON_CONFIG_ENV = frozenset({"AGENT_CONFIG"})
 SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
 
 
@@ -32,6 +45,7 @@ class AgentSection(_Section):
     state: str = ".agent/state.db"
     committer: str = "agent-cli <agent-cli@localhost>"
     workdir: str = ""  # attempt trees; empty = a per-repo directory under the user's cache dir
+    git_timeout_s: float = Field(120.0, gt=0)  # every git call is killed (with its children) after this
 
 
 class SourceConfig(_Section):
@@ -111,6 +125,7 @@ def _placeholder_quoted(command: str, placeholder: str) -> bool:
 
 class ValidateSection(_Section):
     commands: list[str] = ["python -m pytest -q"]
+    setup: list[str] = []  # prepares a tree once per lockfile hash (e.g. ["npm ci"]); runs with network, before validation
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
     env: dict[str, str] = {}
     pass_env: list[str] = []
@@ -341,7 +356,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Any) -> str:  # a pydantic ErrorDetails
     parts: list[str] = []
     for item in error.get("loc", ()):
         if isinstance(item, int):
@@ -355,27 +370,142 @@ def _env_name(key: str) -> str:
     return ENV_PREFIX + key.replace(".", ENV_NESTED).upper()
 
 
+# --- AGENT_* environment -------------------------------------------------------------------------
+
+_SCALARS = (str, int, float, bool, SecretStr, type(None))
+
+
+def _is_scalar(annotation: Any) -> bool:
+    """A value given as plain text (pydantic converts it); anything else is JSON."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_scalar(a) for a in typing.get_args(annotation))
+    return annotation in _SCALARS
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _keys(model: type[BaseModel]) -> dict[str, tuple[str, Any]]:
+    """Lower-cased spelling in a variable -> (key as in the file, annotation)."""
+    return {(f.alias or name).lower(): (f.alias or name, f.annotation) for name, f in model.model_fields.items()}
+
+
+def _suggest(name: str, parts: list[str], at: int, known: list[str]) -> str:
+    wrong = parts[at].lower()
+    fixes = [f"{k}{ENV_NESTED}{wrong[len(k) + 1:]}" for k in known if wrong.startswith(k + "_")]  # "_" where "__" was meant
+    fixes += difflib.get_close_matches(wrong, known, n=1, cutoff=0.6)
+    if not fixes:
+        return ""
+    return f" (did you mean {name[:len(ENV_PREFIX)]}{ENV_NESTED.join(parts[:at] + [fixes[0]] + parts[at + 1:]).upper()}?)"
+
+
+def _config_shaped(rest: str) -> bool:
+    lowered = rest.lower()
+    return ENV_NESTED in rest or any(lowered == k or lowered.startswith(k + "_") for k in _keys(Settings))
+
+
+def _env_value(name: str, raw: str, parts: list[str]) -> tuple[list[str], Any]:
+    """The key path an AGENT_* variable sets, and its value (JSON for lists and tables). ConfigError if it names no key."""
+    path: list[str] = []
+    model: type[BaseModel] | None = Settings
+    annotation: Any = None
+    dict_of: Any = None
+    for at, part in enumerate(parts):
+        where = ".".join(path)
+        if not part:
+            raise ConfigError(f"{name}: empty key after {where or 'AGENT_'} (keys are separated by a double underscore)")
+        if model is not None:
+            keys = _keys(model)
+            if part.lower() not in keys:
+                what = f"no key {part.lower()!r} in [{where}]" if where else f"no config section {part.lower()!r}"
+                raise ConfigError(f"{name}: not a config variable: {what}{_suggest(name, parts, at, sorted(k for k, _ in keys.values()))}")
+            key, annotation = keys[part.lower()]
+        elif dict_of is not None:
+            # Table names (environments.staging) are lower case like the file's; variable names in a table keep their case.
+            key, annotation = (part.lower() if _model_of(dict_of) else part), dict_of
+        else:
+            raise ConfigError(f"{name}: not a config variable: {where} is a single value, it has no key {part.lower()!r}")
+        path.append(key)
+        model = _model_of(annotation)
+        dict_of = typing.get_args(annotation)[1] if typing.get_origin(annotation) is dict else None
+    if _is_scalar(annotation):
+        return path, raw
+    try:
+        return path, json.loads(raw)
+    except json.JSONDecodeError as exc:
+        kind, example = ("a list", '\'["pytest -q"]\'') if typing.get_origin(annotation) is list else ("a table", "'{\"key\": \"value\"}'")
+        raise ConfigError(f"{name}: {'.'.join(path)} is {kind}: give it as JSON, e.g. {example} (not JSON: {exc.msg})") from None
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Nested config data from AGENT_* variables, and which variable set which key path."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NON_CONFIG_ENV or not _config_shaped(name[len(ENV_PREFIX):]):
+            continue
+        path, value = _env_value(name, environ[name], name[len(ENV_PREFIX):].split(ENV_NESTED))
+        for earlier, other in origins.items():
+            if earlier[:len(path)] == tuple(path) or tuple(path[:len(earlier)]) == earlier:
+                raise ConfigError(f"{name}: sets {'.'.join(path)}, which {other} sets too")
+        table = data
+        for key in path[:-1]:
+            table = table.setdefault(key, {})
+        table[path[-1]] = value
+        origins[tuple(path)] = name
+    return data, origins
+
+
+def _origin(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str]) -> str | None:
+    """The variable behind the value at `loc`: one that set it or a table around it, else one that set a key inside it."""
+    loc = tuple("validate" if x == "validate_" else str(x) for x in loc)
+    around = [name for path, name in origins.items() if loc[:len(path)] == path]
+    inside = [name for path, name in origins.items() if path[:len(loc)] == loc]
+    found = around or inside
+    return found[0] if found else None
+
+
+def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(low)
+    for key, value in high.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
 def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *, require_repo: bool = True) -> Settings:
     """Load agent.toml, then AGENT_* environment, then `overrides` (from flags).
 
-    Raises ConfigError with one line naming the key and the file.
+    Raises ConfigError with one line naming the key and the file (or the variable).
+    Sets the process-wide git timeout (`agent_cli.gitrepo.configure`) from `[agent] git_timeout_s`.
     """
     config_path = config_path.expanduser().absolute()
     data = read_toml(config_path)
+    env_data, origins = env_overrides()
+    # Merged here, not by pydantic-settings' own environment source: that one ignores misspelt
+    # names, reads the aliased [validate] as VALIDATE__* (no prefix) and fails on a list given as text.
+    data = _merge(data, env_data)
 
     class _Loaded(Settings):
         @classmethod
         def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]
-            return (init_settings, env_settings, _TomlDataSource(settings_cls, data))
+            return (init_settings, _TomlDataSource(settings_cls, data))
 
     try:
         settings: Settings = _Loaded(**(overrides or {}))
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _describe(first)
-        origin = f" (from {_env_name(key)})" if _env_name(key) in os.environ else ""
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{config_path}: {key}: {first['msg']}{origin}{more}") from None
+        variable = _origin(tuple(first.get("loc", ())), origins)
+        if variable:
+            raise ConfigError(f"{variable} (environment): {key}: {first['msg']}{more}") from None
+        raise ConfigError(f"{config_path}: {key}: {first['msg']}{more}") from None
     settings._config_path = config_path
     if require_repo:
         repo = settings.repo_path
@@ -383,6 +513,9 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
             raise ConfigError(f"{config_path}: agent.repo: repository {repo} does not exist")
         if not (repo / ".git").exists():
             raise ConfigError(f"{config_path}: agent.repo: {repo} is not a git repository")
+    from agent_cli import gitrepo
+
+    gitrepo.configure(settings.agent.git_timeout_s)
     return settings
 
 

@@ -1,12 +1,30 @@
 """Git behind one small class; every git failure becomes our GitError.
 
-GitPython (and so the `git` module) is imported here only, on first use: a
-cron cycle with nothing to diagnose never pays for it.
+Each call is a `git` subprocess that cannot hang the agent or wait for a person:
+
+- a timeout (`[agent] git_timeout_s`, set once per process by `configure`, which
+  `load_settings` calls; `GitRepo(path, timeout_s=...)` overrides it), after
+  which git and everything it started (git-remote-http, ssh) is stopped as one
+  process group (SIGTERM, so git removes its lock files, then SIGKILL);
+- no terminal: git runs in a session of its own with stdin closed, and with
+  GIT_TERMINAL_PROMPT=0, ssh in BatchMode, GCM_INTERACTIVE=never, no pager and
+  no editor, so nothing can ask for a password, a passphrase or a host key;
+- variables that would point git at another repository (GIT_DIR, GIT_INDEX_FILE,
+  ... as when the agent is started from a git hook) are dropped.
+
+Not GitPython: its `kill_after_timeout` finds git's children with pgrep/ps and
+SIGKILLs them one by one; without pgrep and ps only git itself dies, and a hung
+git-remote-http keeps the pipe open, so the call never returns. A process group
+has no such gap, and a missing git binary is a GitError here, not an ImportError
+at `import git`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,9 +34,103 @@ from agent_cli.errors import StepFailed
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 
+DEFAULT_TIMEOUT_S = 120.0
+_TERM_GRACE_S = 2.0
+_timeout_s = DEFAULT_TIMEOUT_S
+
+# What `git rev-parse --local-env-vars` lists as locating a repository: inherited, they would redirect our calls.
+_LOCATION_VARS = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX",
+    "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE", "GIT_NAMESPACE",
+)
+NON_INTERACTIVE = {
+    "GIT_TERMINAL_PROMPT": "0",  # git's own username/password prompt
+    "GCM_INTERACTIVE": "never",  # Git Credential Manager: no dialogs
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": ":",  # ":" is git's "no editor"
+    "GIT_SEQUENCE_EDITOR": ":",
+    "GIT_MERGE_AUTOEDIT": "no",
+    "LC_ALL": "C",  # messages in English: they are parsed and shown
+    "LANGUAGE": "C",
+}
+# Verbs that may talk to a remote (and so may run ssh).
+_NETWORK_VERBS = {"fetch", "push", "pull", "ls-remote", "clone", "remote", "submodule"}
+_BOILERPLATE = {"Please make sure you have the correct access rights", "and the repository exists."}
+_URL_CREDENTIALS = re.compile(r"(://)[^/\s@]+@")
+
+
+def configure(timeout_s: float) -> None:
+    """The timeout of every git call in this process that does not pass its own."""
+    global _timeout_s
+    if not timeout_s > 0:
+        raise ValueError(f"git timeout must be positive, not {timeout_s!r}")
+    _timeout_s = float(timeout_s)
+
+
+def default_timeout() -> float:
+    return _timeout_s
+
 
 class GitError(StepFailed):
-    """A git command failed."""
+    """A git command failed, timed out, or git could not be run at all."""
+
+    def __init__(self, message: str, *, command: tuple[str, ...] = (), stderr: str = "", returncode: int | None = None,
+                 timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.command = command  # the argv, "git" first
+        self.stderr = stderr
+        self.returncode = returncode  # None: git did not run to an exit
+        self.timed_out = timed_out
+
+
+def _verb(args: tuple[str, ...]) -> str:
+    """The subcommand, past global options such as `-c key=value` and `--no-optional-locks`."""
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("-c", "-C"):
+            skip_next = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
+
+
+def _scrub(text: str) -> str:
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def _summary(stderr: str) -> str:
+    """git's message on one line: its last few lines that say something (no hints, no boilerplate)."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("hint:") and line not in _BOILERPLATE]
+    return "; ".join(lines[-3:])[:500]
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the group leader is not reaped yet, so its pid (= pgid) is still ours
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """Stop git and all it started; what it wrote. SIGTERM first: git then removes its lock files (a
+    killed fetch must not leave refs/...lock behind to fail the next one); SIGKILL after a grace period."""
+    for sig, grace in ((signal.SIGTERM, _TERM_GRACE_S), (signal.SIGKILL, 5.0)):
+        _signal_group(proc, sig)
+        try:
+            return proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    # A descendant left the group and holds the pipes open: stop reading.
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    proc.wait()
+    return b"", b""
 
 
 @dataclass
@@ -37,32 +149,89 @@ class Commit:
                 "age_hours": round(self.age_hours, 2), "subject": self.subject}
 
 
-class GitRepo:
-    def __init__(self, path: Path) -> None:
-        import git
+_UNSET: Any = object()
 
-        self.path = path
-        try:
-            self._repo = git.Repo(path)
-        except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError) as exc:
-            raise GitError(f"{path} is not a git repository: {exc}") from None
+
+class GitRepo:
+    def __init__(self, path: Path, timeout_s: float | None = None) -> None:
+        """`path`: a work tree (its `.git` a directory or a worktree's file) or a bare repository."""
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self._ssh: Any = _UNSET
+        if not self.path.is_dir():
+            raise GitError(f"{path} is not a git repository: no such directory")
+        if not ((self.path / ".git").exists() or ((self.path / "HEAD").is_file() and (self.path / "objects").is_dir())):
+            raise GitError(f"{path} is not a git repository")
+
+    @property
+    def timeout(self) -> float:
+        return self.timeout_s if self.timeout_s is not None else _timeout_s
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> str:
-        """`git <args>` in the repository; raises GitError with git's own message."""
-        import git
+        """`git <args>` in the repository; its stdout. Raises GitError naming the command, with git's own message."""
+        return self._execute(args, env, network=_verb(args) in _NETWORK_VERBS)
 
+    def _execute(self, args: tuple[str, ...], env: dict[str, str] | None, *, network: bool) -> str:
+        argv = ["git", *args]
+        command = tuple(_scrub(a) for a in argv)  # what errors carry: never a URL's credentials
+        verb = _verb(args) or "git"
+        timeout = self.timeout
+        full_env = {k: v for k, v in os.environ.items() if k not in _LOCATION_VARS}
+        full_env.update(NON_INTERACTIVE)
+        if network:
+            ssh = self._ssh_command()
+            if ssh is not None:
+                full_env["GIT_SSH_COMMAND"] = ssh
+        full_env.update(env or {})
         try:
-            return self._repo.git.execute(["git", *args], strip_newline_in_stdout=False, env=env)
-        except git.exc.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ") or str(exc)
-            verb = next((a for a in args if not a.startswith("-") and "=" not in a), "")
-            raise GitError(f"git {verb} failed: {detail.splitlines()[-1] if detail else exc.status}") from None
+            proc = subprocess.Popen(argv, cwd=self.path, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            if not self.path.is_dir():
+                raise GitError(f"git {verb} failed: {self.path} does not exist", command=command) from None
+            raise GitError(f"git is not installed or not on PATH (needed to run `git {verb}`)", command=command) from None
+        except OSError as exc:
+            raise GitError(f"git {verb} could not run: {exc.strerror or exc}", command=command) from None
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            out, err = _stop(proc)
+            raise GitError(f"git {verb} timed out after {timeout:g}s", command=command, stderr=_scrub(err.decode("utf-8", "replace")),
+                           timed_out=True) from None
+        except BaseException:  # Ctrl-C (git has no terminal, so it did not see it) or anything else: git must not outlive us
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+            raise
+        if proc.returncode != 0:
+            stderr = _scrub(err.decode("utf-8", "replace"))
+            raise GitError(f"git {verb} failed: {_summary(stderr) or f'exit {proc.returncode}'}", command=command, stderr=stderr,
+                           returncode=proc.returncode)
+        return out.decode("utf-8", "replace")
+
+    def _ssh_command(self) -> str | None:
+        """ssh as git would run it, in batch mode: never a passphrase, password or host-key question."""
+        if self._ssh is _UNSET:
+            base = os.environ.get("GIT_SSH_COMMAND")
+            if not base and os.environ.get("GIT_SSH"):
+                self._ssh = None  # a program, not a command line: it cannot take options (and has no terminal anyway)
+                return None
+            if not base:
+                try:
+                    base = self._execute(("config", "--get", "core.sshCommand"), None, network=False).strip()
+                except GitError as exc:
+                    if exc.returncode != 1:  # 1: not set
+                        raise
+            self._ssh = f"{base or 'ssh'} -o BatchMode=yes"
+        return self._ssh
 
     def resolve(self, ref: str) -> str | None:
+        """The commit `ref` names, or None if it names none. A git that fails otherwise (timeout, no git) raises."""
         try:
             return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
-        except GitError:
-            return None
+        except GitError as exc:
+            if exc.returncode == 1:  # --verify --quiet: exit 1, silently, for "no such commit"
+                return None
+            raise
 
     def tree_with(self, base: str, contents: dict[str, str]) -> str:
         """A tree object: `base` with each path's text replaced, built in a throwaway index (no work tree involved)."""

@@ -5,14 +5,18 @@ the index, every dirty or untracked file (status and content), git's hooks,
 config, info files and refs. Taken before and after each attempt; any
 difference refuses the attempt. Under bubblewrap it can never fire; in portable
 mode it is the last line of defence.
+
+Its git calls go through GitRepo (timeout, no prompts, no inherited GIT_DIR);
+a git that fails raises GitError: a fingerprint that could not be taken must
+never compare equal to another one that could not either.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 from pathlib import Path
+
+from agent_cli.gitrepo import GitRepo
 
 Fingerprint = dict[str, str]
 
@@ -26,12 +30,9 @@ def _digest(path: Path) -> str:
         return f"unreadable: {exc.strerror}"
 
 
-def _git(repo: Path, *args: str) -> str:
+def _git(git: GitRepo, *args: str) -> str:
     # --no-optional-locks: taking the fingerprint must not itself refresh (rewrite) the index.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    done = subprocess.run(["git", "--no-optional-locks", *args], cwd=repo, capture_output=True, timeout=120,
-                          env={**env, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else f"(git {args[0]} failed: exit {done.returncode})"
+    return git.run("--no-optional-locks", *args)
 
 
 def _files(directory: Path) -> list[Path]:
@@ -39,23 +40,28 @@ def _files(directory: Path) -> list[Path]:
 
 
 def fingerprint(repo: Path) -> Fingerprint:
-    common = Path(_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip() or repo / ".git")
+    """Raises GitError when git cannot answer (timed out, not installed, not a repository)."""
+    git = GitRepo(repo)
+    # One call: the common git dir, HEAD's commit and what HEAD is ("HEAD" itself when detached).
+    common_dir, head, head_ref = (_git(git, "rev-parse", "--path-format=absolute", "--git-common-dir", "HEAD", "--symbolic-full-name", "HEAD")
+                                  .splitlines() + ["", "", ""])[:3]
+    common = Path(common_dir.strip() or repo / ".git")
     found: Fingerprint = {
-        "HEAD": _git(repo, "rev-parse", "HEAD").strip() + " " + _git(repo, "symbolic-ref", "-q", "HEAD").strip(),
+        "HEAD": f"{head.strip()} {head_ref.strip()}",
         "index": _digest(common / "index"),
         ".git/config": _digest(common / "config"),
     }
     for name in ("hooks", "info"):
         for path in _files(common / name):
             found[f".git/{path.relative_to(common)}"] = _digest(path)
-    for row in _git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines():
+    for row in _git(git, "for-each-ref", "--format=%(refname) %(objectname)").splitlines():
         ref, _, sha = row.partition(" ")
         found[f"ref {ref}"] = sha
-    status = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    status = _git(git, "status", "--porcelain=v1", "-z", "--untracked-files=all")
     for entry in status.split("\0"):
         if len(entry) > 3:
-            code, path = entry[:2], entry[3:]
-            found[f"file {path}"] = f"{code} {_digest(repo / path)}"
+            code, name = entry[:2], entry[3:]
+            found[f"file {name}"] = f"{code} {_digest(repo / name)}"
     return found
 
 
