@@ -1,8 +1,9 @@
-"""Reading issues for `agent issues` and `agent show`."""
+"""Issues for `agent issues` and `agent show`: reading them, and a person resolving or ignoring one."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agent_cli import audit
@@ -11,7 +12,7 @@ from agent_cli.errors import ConfigError
 from agent_cli.state import ISSUE_STATUSES, State
 
 _JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files",
-                 "validation", "details", "context", "approval_reasons"}
+                 "validation", "details", "context", "approval_reasons", "evidence_detail"}
 
 
 def _rows(state: State, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -55,3 +56,55 @@ def show_issue(state: State, issue_id: int) -> dict[str, Any]:
     issue["deployments"] = _rows(state, "SELECT * FROM deployments WHERE issue_id = ? ORDER BY id", [issue_id])
     issue["audit"] = [{**r, "details": json.loads(r["details"])} for r in audit.timeline(state, issue_id)]
     return issue
+
+
+
+# A person's actions on an issue ------------------------------------------------------------------------
+
+# action -> (target status, the statuses in which the person's intent already holds: a no-op, exit 0)
+ACTIONS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "resolve": ("resolved", lambda status: status == "resolved"),
+    "ignore": ("ignored", lambda status: status == "ignored"),
+    "unignore": ("detected", lambda status: status != "ignored"),
+}
+
+
+def operator_name() -> str:
+    """Who is at the keyboard (the OS user), for the audit record."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def set_issue_status(state: State, issue_id: int, action: str, reason: str, *, run_id: str | None = None) -> dict[str, Any]:
+    """`agent issues resolve|ignore|unignore`: a person moves one issue, through transitions.move, audited.
+
+    Like pause/resume, asking for what already holds (resolving a resolved issue, ignoring an ignored one,
+    un-ignoring one that is not ignored) changes nothing and exits 0, audited as `unchanged`. A move the
+    transition table forbids (resolving an ignored issue: un-ignore it first) is refused by transitions
+    (PolicyRefused, exit 3, audited). An unknown issue or an empty reason is a usage error (exit 2).
+    """
+    from agent_cli import transitions
+
+    target, holds = ACTIONS[action]
+    reason = (reason or "").strip()
+    if not reason:
+        raise ConfigError(f"`agent issues {action}` needs --reason TEXT (it is audited)")
+    row = state.db.execute("SELECT status FROM issues WHERE id = ?", [issue_id]).fetchone()
+    if row is None:
+        raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
+    current = row[0]
+    by = operator_name()
+    details = {"by": by, "action": action}
+    result = {"id": issue_id, "action": action, "old_status": current, "reason": reason, "by": by}
+    if holds(current):
+        audit.record(state, step="issues", decision="unchanged", issue_id=issue_id, run_id=run_id,
+                     reason=f"{action}: issue is {current} already ({reason})", details=details)
+        return {**result, "new_status": current, "changed": False}
+    # `expect`: if the issue moved since it was read, refuse rather than clobber.
+    transitions.move(state, issue_id, target, step="issues", reason=reason, run_id=run_id, details=details, expect=current)
+    return {**result, "new_status": target, "changed": True}

@@ -13,12 +13,14 @@ COMMANDS = [
     ["init"], ["scan"], ["issues"], ["show"], ["diagnose"], ["fix"], ["deploy"], ["verify"],
     ["rollback"], ["approvals"], ["approve"], ["reject"], ["pause"], ["resume"], ["status"],
     ["report"], ["run"], ["audit"], ["audit", "verify"], ["demo"],
+    ["issues", "resolve"], ["issues", "ignore"], ["issues", "unignore"],
 ]
 OPTIONS = {
-    "scan": ["--source"], "issues": ["--status", "--severity"], "fix": ["--dry-run"], "deploy": ["--env"],
+    "scan": ["--source"], "issues": ["--status", "--severity"], "fix": ["--dry-run", "--again"], "deploy": ["--env"],
     "verify": ["--env", "--wait"], "rollback": ["--env", "--to", "--force", "--reason", "--lock-timeout"],
     "reject": ["--reason"], "pause": ["--reason"], "report": ["--period", "--format", "--output"],
     "run": ["--level", "--dry-run"], "init": ["--force"],
+    "issues resolve": ["--reason"], "issues ignore": ["--reason"], "issues unignore": ["--reason"],
 }
 
 

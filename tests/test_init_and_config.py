@@ -17,7 +17,10 @@ def test_init_writes_config_and_state_and_keeps_them_out_of_git_status(repo: Pat
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["config"] == str(p.config) and data["state"] == str(p.state)
-    assert p.config.read_text() == template_text()
+    from agent_cli.bootstrap import detect_project, render_config
+
+    # the template, with the [validate] lines of the detected project kind (here: none detected)
+    assert p.config.read_text() == render_config(template_text(), detect_project(repo), setup_supported=True)
     tables = {r[0] for r in sqlite3.connect(p.state).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"issues", "events", "diagnoses", "fixes", "deployments", "health_samples", "approvals",
             "llm_calls", "settings", "scan_cursors", "runs", "audit"} <= tables
