@@ -35,7 +35,7 @@ _TIMESTAMP = re.compile(
     r"(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
-_JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::\d+)?\)?\s*$")
+_JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$")
 _JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w.$<>/]+)\((?P<file>[^():]+)(?::(?P<line>\d+))?\)\s*$")
 _PY_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault|Timeout|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
 _EXC_IN_TEXT = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_$][\w$]*\.)*[\w$]*(?:Error|Exception|Fault))(?::\s(?P<msg>.*)|$)")
@@ -49,15 +49,50 @@ CHAIN_MARKERS = (
 )
 
 
+# Languages whose stacks print the throw site first (Node/V8). Python prints it last. Java also prints it
+# first but its `Caused by:` chains put the root cause further down; it keeps the old reading for now.
+THROW_SITE_FIRST = ("js",)
+_JS_FILE = re.compile(r"\.(?:[cm]?[jt]sx?)$|^node:|^file://")
+
+
 @dataclass
 class Frame:
     file: str
     line: int | None
     function: str
     in_app: bool
+    lang: str = ""  # python | js | java: how its stack is ordered
+    column: int | None = None
+    mapped_from: str | None = None  # "dist/index.js:259:23": the built position a source map turned into this one
+    excluded: str | None = None  # why an in-repo frame is not in-app (gitignored build output)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Frame:
+        """A stored frame; one stored before frames had a language gets it from its file name."""
+        lang = d.get("lang")
+        if lang is None:
+            file = str(d.get("file") or "")
+            lang = "js" if _JS_FILE.search(file) else "java" if file.endswith((".java", ".kt", ".scala", ".groovy")) else "python"
+        return cls(file=str(d.get("file") or ""), line=d.get("line"), function=str(d.get("function") or ""), in_app=bool(d.get("in_app")),
+                   lang=lang, column=d.get("column"), mapped_from=d.get("mapped_from"), excluded=d.get("excluded"))
+
+
+def throw_site_first(frames: list[Frame]) -> list[Frame]:
+    """The frames from the deepest (where it was thrown) outwards, whatever order the language prints them in."""
+    if frames and frames[0].lang in THROW_SITE_FIRST:
+        return list(frames)
+    return list(reversed(frames))
+
+
+def build_output_reason(frames: list[Frame]) -> str | None:
+    """Why a trace has no in-app frame when its only in-repo frames are gitignored build output, else None."""
+    if any(f.in_app for f in frames):
+        return None
+    excluded = [f.excluded for f in throw_site_first(frames) if f.excluded]
+    return f"the trace's only in-repo frames are {excluded[0]}" if excluded else None
 
 
 @dataclass
@@ -111,18 +146,18 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     for text in lines:
         m = _PY_FRAME.match(text)
         if m:
-            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "<module>").strip(), not is_vendored(m["file"])))
+            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "<module>").strip(), not is_vendored(m["file"]), "python"))
             continue
         m = _JAVA_FRAME.match(text)
         if m and m["file"].endswith((".java", ".kt", ".scala", ".groovy")):
             func = m["func"]
             vendored = func.startswith(("java.", "javax.", "sun.", "jdk.", "kotlin.", "scala."))
-            frames.append(Frame(m["file"], int(m["line"]) if m["line"] else None, func, not vendored))
+            frames.append(Frame(m["file"], int(m["line"]) if m["line"] else None, func, not vendored, "java"))
             continue
         m = _JS_FRAME.match(text)
         if m:
             func = (m["func"] or "<anonymous>").strip()
-            frames.append(Frame(m["file"], int(m["line"]), func, not is_vendored(m["file"])))
+            frames.append(Frame(m["file"], int(m["line"]), func, not is_vendored(m["file"]), "js", int(m["col"]) if m["col"] else None))
     return frames
 
 
@@ -188,7 +223,7 @@ def parse_json_record(record: dict[str, Any]) -> dict[str, Any]:
     stack = _first(record, "exc_info", "exception", "stack", "stack_trace", "stacktrace", "traceback", "error.stack", "err.stack")
     if isinstance(stack, dict):
         stack = stack.get("stack") or stack.get("stacktrace") or json.dumps(stack)
-    request = {}
+    request: dict[str, Any] = {}
     path = _first(record, "path", "url", "route", "request.path", "req.url", "http.path")
     method = _first(record, "method", "request.method", "req.method", "http.method")
     status = _first(record, "status", "status_code", "statusCode", "response.status", "res.statusCode", "http.status_code")
@@ -209,7 +244,17 @@ def parse_json_record(record: dict[str, Any]) -> dict[str, Any]:
         "request": request,
         "user": None if user is None else str(user),
         "exception_type": _first(record, "exc_type", "error.type", "err.type", "exception_type"),
+        "exception_message": _first(record, "err.message", "error.message", "exc_message", "exception_message"),
     }
+
+
+def _js_exception_message(exc_type: str, field_value: Any, stack_lines: list[str]) -> str | None:
+    if isinstance(field_value, str) and field_value:
+        return field_value.strip()
+    for text in stack_lines[:6]:  # "TypeError: Cannot read properties of undefined (reading 'name')"
+        if text.startswith(exc_type + ":"):
+            return text[len(exc_type) + 1:].strip()
+    return None
 
 
 def _maybe_exception(text: str) -> bool:
@@ -258,6 +303,9 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
     exc_msg: str | None = None
     if py_type:
         exc_type, exc_msg = py_type, py_msg
+    elif record is not None and exc_type and frames:
+        # pino's err serializer: {"type", "message", "stack"}; the record's own msg ("request failed") is not the error.
+        exc_msg = _js_exception_message(str(exc_type), fields["exception_message"], stack_lines)
     elif not exc_type and _maybe_exception(text[:4000]):
         m = _EXC_IN_TEXT.search(message if record is not None else head)
         if m and (frames or m.start("type") <= 1 or record is None):

@@ -3,16 +3,26 @@
 The algorithm is versioned: every issue stores the version that created its
 fingerprint, and a change of algorithm bumps FINGERPRINT_VERSION instead of
 silently regrouping history.
+
+Versions: 1 the first; 2 reads Node frames as the original source (source maps,
+see agent_cli.sourcemap), leaves gitignored build output out of the in-app
+frames and keys a Node trace on its innermost in-app frames (Node prints the
+throw site first). Only traces with Node frames changed: every other basis is
+what version 1 hashed, under the same salt, so their digests did not move.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from agent_cli.detect.events import Event, Frame
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
+# The digest's salt stays what version 1 used: a basis that version 2 did not change keeps its digest.
+_SALT = "v1"
+FRAMES_IN_KEY = 8
 
 # Order matters: the most specific shapes are masked first.
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -64,8 +74,30 @@ def _frame_key(frame: Frame) -> str:
     return f"{short}:{frame.function}"
 
 
-def fingerprint(event: Event) -> tuple[str, str]:
-    """(fingerprint, template) for an event."""
+def resolve_event_frames(event: Event, repo: Path | None = None) -> None:
+    """Node frames of the event read back to their original source, build output out of the app (in place).
+
+    `repo` is the application's checkout; without one, the git work tree that holds the event's log file
+    (`[[sources]] paths` usually point into it). Events without Node frames are not touched.
+    """
+    if not any(f.lang == "js" for f in event.frames):
+        return
+    from agent_cli import sourcemap
+
+    root = repo if repo is not None else sourcemap.work_tree_of(event.path)
+    if root is not None:
+        event.frames = sourcemap.resolve_frames(event.frames, root)
+
+
+def _key_frames(frames: list[Frame]) -> list[Frame]:
+    if frames[0].lang == "js":
+        return frames[:FRAMES_IN_KEY]  # printed throw site first: the innermost frames, as printed
+    return frames[-FRAMES_IN_KEY:]
+
+
+def fingerprint(event: Event, repo: Path | None = None) -> tuple[str, str]:
+    """(fingerprint, template) for an event. Resolves its Node frames first (see resolve_event_frames)."""
+    resolve_event_frames(event, repo)
     # A probe's message is already stable (one URL, one kind of failure) and its
     # status code matters, so it is not masked.
     tmpl = event.message if event.kind == "probe" else template(event.grouping_text)
@@ -73,10 +105,10 @@ def fingerprint(event: Event) -> tuple[str, str]:
         frames = [f for f in event.frames if f.in_app] or event.frames
         if frames:
             # Same type thrown through the same code = same bug, whatever the message says.
-            basis = "exc|" + event.exception_type + "|" + "|".join(_frame_key(f) for f in frames[-8:])
+            basis = "exc|" + event.exception_type + "|" + "|".join(_frame_key(f) for f in _key_frames(frames))
         else:
             basis = "exc|" + event.exception_type + "|" + tmpl
     else:
         basis = f"msg|{event.kind}|{event.level if event.level in ('warning',) else 'error+' if event.level in ('error', 'critical') else event.level}|{tmpl}"
-    digest = hashlib.sha1(f"v{FINGERPRINT_VERSION}|{basis}".encode("utf-8", "replace")).hexdigest()[:16]
+    digest = hashlib.sha1(f"{_SALT}|{basis}".encode("utf-8", "replace")).hexdigest()[:16]
     return digest, tmpl

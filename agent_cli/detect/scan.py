@@ -10,9 +10,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from agent_cli import transitions
 from agent_cli.config import Settings, SourceConfig
 from agent_cli.detect import severity as sev
-from agent_cli.detect.events import Event
+from agent_cli.detect.events import Event, build_output_reason, throw_site_first
 from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint
 from agent_cli.detect.sources import (
     Cursor,
@@ -38,6 +39,8 @@ class ScanResult:
     new_issues: list[dict[str, Any]] = field(default_factory=list)
     updated_issues: list[dict[str, Any]] = field(default_factory=list)
     regressions: list[int] = field(default_factory=list)
+    # Issues a person ignored: their events are counted, nothing else happens (not "updated", never escalated).
+    ignored: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,6 +49,7 @@ class ScanResult:
             "new_issues": self.new_issues,
             "updated_issues": self.updated_issues,
             "regressions": self.regressions,
+            "ignored": self.ignored,
             "sources": self.sources,
         }
 
@@ -103,7 +107,11 @@ def _auto_fixable(settings: Settings, event: Event) -> tuple[bool, str, str | No
     in_app = [f for f in event.frames if f.in_app]
     if not event.frames:
         return False, "no stack trace", None
-    for frame in reversed(in_app):  # deepest in-app frame first
+    if not in_app:
+        built = build_output_reason(event.frames)
+        if built:  # gitignored build output (dist/*.js without a map) is never the thing to fix
+            return False, built, None
+    for frame in throw_site_first(in_app):  # deepest in-app frame first, in the language's own order
         repo_path = to_repo_path(frame.file, settings.repo_path)
         if repo_path is None:
             continue
@@ -141,7 +149,8 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
             run.audit(
             step="scan",
             decision="scanned",
-            reason=f"{result.events} events, {len(result.new_issues)} new issues, {len(result.updated_issues)} updated",
+            reason=f"{result.events} events, {len(result.new_issues)} new issues, {len(result.updated_issues)} updated"
+            + (f", {len(result.ignored)} ignored" if result.ignored else ""),
             details={name: {k: v for k, v in s.items() if k != "errors"} | {"errors": s["errors"][:20]} for name, s in result.sources.items()},
             )
     return result
@@ -192,13 +201,14 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
             [fp, FINGERPRINT_VERSION, sample.title[:300], sample.exception_type, sample.template, sample.source, verdict.severity,
              verdict.rule, len(events), first, last, json.dumps(paths[:PATHS_PER_ISSUE]), int(fixable), why, culprit, stamp],
         )
-        issue_id, status, is_new = int(cur.lastrowid), "detected", True
+        issue_id, status, is_new = int(cur.lastrowid or 0), "detected", True
         old_paths: list[str] = []
     else:
         issue_id, status = row[0], row[1]
         is_new = False
-        if sev.RANK[row[2]] < sev.RANK[verdict.severity]:
-            verdict = sev.Verdict(row[2], row[3])  # never quietly lower a severity
+        if status == "ignored" or sev.RANK[row[2]] < sev.RANK[verdict.severity]:
+            # Never quietly lower a severity; and an ignored issue's severity never moves at all.
+            verdict = sev.Verdict(row[2], row[3])
         old_paths = json.loads(row[5])
         merged = (old_paths + [p for p in paths if p not in old_paths])[:PATHS_PER_ISSUE]
         db.execute(
@@ -207,10 +217,17 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
             [len(events), first, last, json.dumps(merged), stamp, issue_id],
         )
         if status == "resolved":
-            db.execute("UPDATE issues SET status = 'detected', status_reason = 'regression', regressions = regressions + 1 WHERE id = ?", [issue_id])
-            run.audit(step="scan", decision="reopened", reason=f"resolved issue seen again ({len(events)} events): regression", issue_id=issue_id)
+            # A recurrence after resolve is a regression: the status moves through transitions (audited as
+            # `status:detected`), inside this scan's transaction, so count, status and audit commit together.
+            why = f"regression: resolved issue seen again ({len(events)} events)"
+            transitions.move(run.state, issue_id, "detected", step="scan", reason=why, run_id=run.run_id, expect="resolved",
+                             details={"events": len(events)})
+            db.execute("UPDATE issues SET regressions = regressions + 1 WHERE id = ?", [issue_id])
+            regressions = db.execute("SELECT regressions FROM issues WHERE id = ?", [issue_id]).fetchone()[0]
+            run.audit(step="scan", decision="reopened", reason=why, issue_id=issue_id, details={"regressions": regressions})
             result.regressions.append(issue_id)
             status = "detected"
+    ignored = status == "ignored"
     # Frequency per minute, users, samples.
     minutes: dict[str, int] = defaultdict(int)
     for t in times:
@@ -224,8 +241,8 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
     for user in users:
         db.execute("INSERT OR IGNORE INTO issue_users(issue_id, user_id) VALUES (?, ?)", [issue_id, user])
     user_count = db.execute("SELECT COUNT(*) FROM issue_users WHERE issue_id = ?", [issue_id]).fetchone()[0]
-    peak = _peak_5min(db, issue_id, minutes)
-    if any(sev.is_5xx_api(e) for e in events):
+    if not ignored and any(sev.is_5xx_api(e) for e in events):
+        peak = _peak_5min(db, issue_id, minutes)
         verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count)
     db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
     for event, when in list(zip(events, times, strict=True))[-SAMPLES_PER_ISSUE:]:
@@ -240,7 +257,9 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
         [issue_id, issue_id, SAMPLES_PER_ISSUE],
     )
     summary = {"id": issue_id, "severity": verdict.severity, "status": status, "new_events": len(events), "title": sample.title[:300]}
-    if is_new:
+    if ignored:
+        result.ignored.append(summary)
+    elif is_new:
         result.new_issues.append(summary)
         run.audit(step="scan", decision="detected", issue_id=issue_id,
                   reason=f"new issue {verdict.severity} by {verdict.rule}: {sample.title[:200]}",

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_cli.detect.events import Frame, build_output_reason, throw_site_first
 from agent_cli.paths import to_repo_path
 
 CULPRIT_RADIUS = 10
@@ -34,6 +35,7 @@ class CodeContext:
     sample: str = ""
     exception_type: str | None = None
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # what the reader must know about the frames (build output)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "windows": [asdict(w) for w in self.windows]}
@@ -58,34 +60,47 @@ def read_window(repo: Path, path: str, line: int, radius: int, function: str = "
 
 
 def build_context(repo: Path, events: list[dict[str, Any]]) -> CodeContext:
-    """From the issue's sample events (newest first): the deepest in-app frame is the culprit."""
+    """From the issue's sample events (newest first): the deepest in-app frame is the culprit.
+
+    Node frames are read back to their original source first (source maps in the working tree), so the
+    culprit is the `src/*.ts` line; "deepest" follows the language (Node prints it first, Python last).
+    """
     sample = next((e for e in events if e.get("frames")), events[0] if events else None)
     if sample is None:
         return CodeContext()
+    from agent_cli.sourcemap import resolve_frames
+
+    frames = resolve_frames([Frame.from_dict(f) for f in sample.get("frames") or []], repo)
     ctx = CodeContext(
-        frames=sample.get("frames") or [],
+        frames=[f.as_dict() for f in frames],
         request=sample.get("request") or {},
         sample=sample.get("raw", ""),
         exception_type=sample.get("exception_type"),
         message=sample.get("exception_message") or sample.get("message", ""),
     )
-    mapped: list[tuple[str, dict[str, Any]]] = []
-    for frame in ctx.frames:
-        if not frame.get("in_app"):
+    mapped: list[tuple[str, Frame]] = []  # throw site first
+    for frame in throw_site_first(frames):
+        if not frame.in_app:
             continue
-        repo_path = to_repo_path(frame["file"], repo)
-        if repo_path and frame.get("line"):
+        repo_path = to_repo_path(frame.file, repo)
+        if repo_path and frame.line:
             mapped.append((repo_path, frame))
     if not mapped:
+        reason = build_output_reason(frames)
+        if reason:
+            ctx.notes.append(f"{reason}: no fix can go there; build with source maps (or keep the .map files) to find the source line")
         return ctx
-    culprit_path, culprit_frame = mapped[-1]
-    window = read_window(repo, culprit_path, culprit_frame["line"], CULPRIT_RADIUS, culprit_frame.get("function", ""))
+    culprit_path, culprit_frame = mapped[0]
+    line = int(culprit_frame.line or 0)
+    window = read_window(repo, culprit_path, line, CULPRIT_RADIUS, culprit_frame.function)
     if window is not None:
-        code = (repo / culprit_path).read_text(encoding="utf-8", errors="replace").split("\n")[culprit_frame["line"] - 1]
-        ctx.culprit = {"path": culprit_path, "line": culprit_frame["line"], "function": culprit_frame.get("function", ""), "code": code.strip()[:MAX_LINE_CHARS]}
+        code = (repo / culprit_path).read_text(encoding="utf-8", errors="replace").split("\n")[line - 1]
+        ctx.culprit = {"path": culprit_path, "line": line, "function": culprit_frame.function, "code": code.strip()[:MAX_LINE_CHARS]}
+        if culprit_frame.mapped_from:
+            ctx.culprit["mapped_from"] = culprit_frame.mapped_from
         ctx.windows.append(window)
-    for caller_path, frame in reversed(mapped[:-1][-MAX_CALLERS:]):
-        caller = read_window(repo, caller_path, frame["line"], CALLER_RADIUS, frame.get("function", ""))
+    for caller_path, frame in mapped[1:MAX_CALLERS + 1]:  # nearest caller first
+        caller = read_window(repo, caller_path, int(frame.line or 0), CALLER_RADIUS, frame.function)
         if caller is not None:
             ctx.windows.append(caller)
     return ctx

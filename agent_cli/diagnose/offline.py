@@ -119,6 +119,15 @@ def analyse(context: dict[str, Any], suspect: dict[str, Any] | None, *, revert_m
         answer = DiagnosisAnswer(root_cause=cls.cause.format(where=where, detail=detail), affected_files=files,
                                  fix_strategy=cls.strategy, confidence=round(max(0.05, confidence), 2),
                                  requires_human_approval=cls.needs_human, estimated_fix_minutes=cls.minutes)
+    notes = [n for n in context.get("notes") or [] if n]
+    if culprit is None and notes:
+        # Only gitignored build output in the trace: nothing in the repository to change, whatever the pattern says.
+        answer.root_cause += f" ({'; '.join(notes)})"
+        answer.fix_strategy = "map the trace to the source first (deploy the .map files or run node --enable-source-maps); " + answer.fix_strategy
+        answer.requires_human_approval = True
+        answer.confidence = round(min(answer.confidence, 0.3), 2)
+    if culprit is not None and culprit.get("mapped_from"):
+        answer.root_cause += f" (built code {culprit['mapped_from']}, mapped through its source map)"
     if suspect is not None:
         recent = suspect["age_hours"] <= revert_max_age_h
         touched = suspect.get("touched_culprit_line") or suspect.get("changed_culprit_function")

@@ -18,7 +18,9 @@ TIER_LINE, TIER_NEARBY, TIER_FILE = 2, 1, 0
 
 
 def _function_name(frame_function: str) -> str | None:
-    name = frame_function.strip().split(" ")[0].rsplit(".", 1)[-1]
+    """The bare name `git log -L :name:file` can find: `async TeamService.getTeam [as get]` -> `getTeam`."""
+    words = [w for w in frame_function.strip().split(" ") if w not in ("async", "new")]
+    name = (words[0] if words else "").rsplit(".", 1)[-1]
     return None if not name or name.startswith("<") or name == "anonymous" else name
 
 
