@@ -16,6 +16,7 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check agent_cli tests benchmarks
+	$(BIN)/mypy agent_cli
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -41,9 +41,10 @@ def record(
     """Append one audited decision; returns its id. Joins an open transaction."""
     with state.transaction() as db:
         last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
+        prev_id, prev_hash = (int(last[0]), last[1]) if last else (0, GENESIS)
+        new_id = prev_id + 1
         row = {
-            "id": prev_id + 1,
+            "id": new_id,
             "ts": utcnow(),
             "run_id": run_id,
             "issue_id": issue_id,
@@ -58,8 +59,8 @@ def record(
             "VALUES (:id, :ts, :run_id, :issue_id, :step, :decision, :reason, :details, :prev_hash, :hash)",
             {**row, "prev_hash": prev_hash, "hash": row_hash},
         )
-        state.set_setting(HEAD_KEY, {"id": row["id"], "hash": row_hash})
-    return row["id"]
+        state.set_setting(HEAD_KEY, {"id": new_id, "hash": row_hash})
+    return new_id
 
 
 @dataclass

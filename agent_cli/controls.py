@@ -24,10 +24,11 @@ def pause(state: State, reason: str) -> dict[str, Any]:
     current = pause_state(state)
     if current.get("paused"):
         return {**current, "changed": False}
-    value = {"paused": True, "reason": reason or "no reason given", "since": utcnow()}
+    why = reason or "no reason given"
+    value = {"paused": True, "reason": why, "since": utcnow()}
     with state.transaction():
         state.set_setting(PAUSE_KEY, value)
-        audit.record(state, step="pause", decision="paused", reason=value["reason"])
+        audit.record(state, step="pause", decision="paused", reason=why)
     return {**value, "changed": True}
 
 

@@ -177,9 +177,9 @@ class ToolCaller:
             raise
         except Exception as exc:  # the SDK could not even read the answer
             malformed = MalformedResponse("unreadable", f"{type(exc).__name__}: {_one_line(exc, 120)}")
-            usage = read_usage(None, request_chars=request_chars, max_tokens=self.settings.llm.max_tokens)
+            charged = read_usage(None, request_chars=request_chars, max_tokens=self.settings.llm.max_tokens)
             malformed.cost = self._record(issue_id=issue_id, step=step, started=started, outcome=f"error: malformed response: {malformed}",
-                                          request=request, usage=usage, malformed=malformed)
+                                          request=request, usage=charged, malformed=malformed)
             raise malformed from None
         usage: Usage | None = None
         try:

@@ -142,7 +142,8 @@ def message_problem(data: dict[str, Any]) -> MalformedResponse | None:
     """What makes `data` not a Messages-API message we can use, or None."""
     kind = data.get("type")
     if kind == "error":
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        raw_error = data.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         return MalformedResponse("error-object", f"a 2xx answer carried an error object: {_one_line(error.get('type'), 60)}: {_one_line(error.get('message'))}")
     if kind != "message":
         return MalformedResponse("not-a-message", f"answer type is {_show(kind)}, not 'message'")

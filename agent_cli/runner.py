@@ -23,6 +23,12 @@ class Run:
     state: State
     run_id: str
     command: str
+    outcome: str = "ok"
+    exit_code: int = 0
+
+    def conclude(self, exit_code: int, outcome: str) -> None:
+        """The step's own verdict, recorded in `runs` when the lock is released (so `status` tells the truth)."""
+        self.exit_code, self.outcome = exit_code, outcome
 
     def audit(self, *, step: str, decision: str, reason: str, issue_id: int | None = None, details: dict[str, Any] | None = None) -> int:
         return audit.record(
@@ -42,15 +48,16 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
         state.close()
         raise
     outcome, exit_code = "ok", 0
+    run = Run(settings, state, run_id, command)
     try:
         state.start_run(run_id, command, os.getpid(), socket.gethostname())
-        run = Run(settings, state, run_id, command)
         if stale is not None:
             _repair_after_kill(run, stale)
         try:
             yield run
+            outcome, exit_code = run.outcome, run.exit_code
         except AgentError as exc:
-            outcome, exit_code = type(exc).__name__, exc.exit_code
+            outcome, exit_code = f"{type(exc).__name__}: {exc.message}"[:500], exc.exit_code
             raise
         except BaseException as exc:
             outcome, exit_code = f"crashed: {type(exc).__name__}", 1

@@ -17,7 +17,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,10 +85,19 @@ class Sandbox:
     env: dict[str, str]
     masked_dirs: tuple[Path, ...] = ()
     masked_files: tuple[Path, ...] = ()
+    network: bool = False  # only `[validate] setup` (installing dependencies) gets it
 
     @property
     def isolated(self) -> bool:
         return self.mode == "bwrap"
+
+    def with_network(self) -> "Sandbox":
+        return replace(self, network=True)
+
+    def _tree_env(self, tree: Path) -> dict[str, str]:
+        # The attempt's own code first: an editable install of the user's checkout must not shadow it.
+        paths = [str(tree)] + ([str(tree / "src")] if (tree / "src").is_dir() else [])
+        return {"PYTHONPATH": ":".join(paths)}
 
     def command(self, command: str, tree: Path, private: Path) -> tuple[list[str], dict[str, str]]:
         """argv and environment for one shell `command` run in `tree`; `private` is a fresh per-command directory."""
@@ -96,7 +105,7 @@ class Sandbox:
             home, tmp = private / "home", private / "tmp"
             home.mkdir(parents=True, exist_ok=True)
             tmp.mkdir(parents=True, exist_ok=True)
-            return ["/bin/sh", "-c", command], {**self.env, "HOME": str(home), "TMPDIR": str(tmp)}
+            return ["/bin/sh", "-c", command], {**self.env, **self._tree_env(tree), "HOME": str(home), "TMPDIR": str(tmp)}
         bwrap = shutil.which("bwrap") or "bwrap"
         args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for directory in self.masked_dirs:
@@ -108,26 +117,28 @@ class Sandbox:
         args += ["--tmpfs", "/tmp"]
         for keep in _visible_under_tmp(command, self.env):
             args += ["--ro-bind", str(keep), str(keep)]
-        args += ["--bind", str(tree), str(tree), "--dir", SANDBOX_HOME,
-                 "--unshare-all", "--die-with-parent", "--new-session", "--chdir", str(tree),
-                 "--", "/bin/sh", "-c", command]
-        return args, {**self.env, "HOME": SANDBOX_HOME, "TMPDIR": "/tmp"}
+        args += ["--bind", str(tree), str(tree), "--dir", SANDBOX_HOME, "--unshare-all", *(["--share-net"] if self.network else []),
+                 "--die-with-parent", "--new-session", "--chdir", str(tree), "--", "/bin/sh", "-c", command]
+        return args, {**self.env, **self._tree_env(tree), "HOME": SANDBOX_HOME, "TMPDIR": "/tmp"}
 
 
 def _visible_under_tmp(command: str, env: dict[str, str]) -> list[Path]:
-    """Tools under /tmp that the command needs (a venv, a PATH entry): kept visible, read-only, over the private /tmp."""
-    wanted: list[Path] = []
+    """Tools under /tmp that the command needs (a venv, a PATH entry, a path it names): kept visible, read-only, over the private /tmp."""
     candidates = [Path(p) for p in env.get("PATH", "").split(":") if p]
     if env.get("VIRTUAL_ENV"):
         candidates.append(Path(env["VIRTUAL_ENV"]))
     try:
-        words = [w for w in shlex.split(command) if "=" not in w.split("/")[0]]
+        words = shlex.split(command)
     except ValueError:
-        words = []
-    if words and words[0].startswith("/"):
-        exe = Path(words[0])
-        venv = next((p for p in exe.parents if (p / "pyvenv.cfg").is_file()), None)
-        candidates.append(venv or exe.parent)
+        words = command.split()
+    for word in words:
+        word = word.split("=", 1)[1] if "=" in word.split("/")[0] else word  # VAR=/tmp/x
+        word = word.rstrip(";&|)")
+        if word.startswith("/tmp/"):
+            named = Path(word)
+            venv = next((p for p in named.parents if (p / "pyvenv.cfg").is_file()), None)
+            candidates.append(venv or named)
+    wanted: list[Path] = []
     for path in candidates:
         if path.is_absolute() and path.parts[1:2] == ("tmp",) and path.exists() and path not in wanted:
             wanted.append(path)

@@ -406,3 +406,10 @@ def m004_fix_runs(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m005_fix_evidence(db: sqlite_utils.Database) -> None:
+    # How a fix was shown to remove the failure: regression_test | related_failure_fixed | none, and the tests.
+    db.execute("ALTER TABLE fixes ADD COLUMN evidence TEXT")
+    db.execute("ALTER TABLE fixes ADD COLUMN evidence_detail TEXT NOT NULL DEFAULT '{}'")

@@ -306,3 +306,24 @@ def diagnosed_offline(project: Project) -> int:
     issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
     assert project.run("diagnose", str(issue)).exit_code == 0
     return issue
+
+
+@needs_bwrap
+def test_tools_under_tmp_named_anywhere_in_a_command_stay_visible_in_the_private_tmp(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent_cli.fix.validate import run_command
+    from agent_cli.sandbox import Sandbox, scrubbed_env
+
+    venv = tmp_path / "tool-venv"  # under /tmp, like a CI clone's .venv
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tmp_path / "secret.txt").write_text("not for the sandbox\n")
+    box = Sandbox("bwrap", "test", scrubbed_env({"PATH": "/usr/bin:/bin"}, {}, []))
+    # The secret's directory is reached without being named: it stays hidden.
+    result = run_command(f"touch made; {venv}/bin/python -c 'print(6 * 7)'; cat $(dirname {venv})/secret.txt", tree, 30, box)
+    assert "42" in result.output_tail
+    assert "not for the sandbox" not in result.output_tail  # the rest of /tmp stays private
+    assert (tree / "made").exists()

@@ -22,7 +22,7 @@ from agent_cli.errors import EXIT_FAILED, AgentError
 
 
 class AgentGroup(TyperGroup):
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # a click Context; typer's own type for it differs by version
         try:
             return super().invoke(ctx)
         except AgentError as exc:

@@ -20,6 +20,10 @@ def diagnose_command(
     appctx = app_context(ctx)
     with appctx.locked_run("diagnose") as run:
         result = diagnose(run, issues)
+        if result.failed:
+            run.conclude(EXIT_FAILED, f"{len(result.failed)} issue(s) not diagnosed")
+        elif result.refused and issues:
+            run.conclude(EXIT_REFUSED, f"{len(result.refused)} issue(s) refused")
     out = appctx.out
     data = result.as_dict()
     out.result(data, lambda: _render(out, data))
@@ -27,10 +31,8 @@ def diagnose_command(
         out.error(f"issue {failure['id']}: {failure['reason']}")
     for refusal in result.refused:
         out.error(f"issue {refusal['id']}: {refusal['reason']}")
-    if result.failed:
-        raise typer.Exit(EXIT_FAILED)
-    if result.refused and issues:
-        raise typer.Exit(EXIT_REFUSED)
+    if run.exit_code:
+        raise typer.Exit(run.exit_code)
 
 
 def _render(out: Output, data: dict[str, Any]) -> None:

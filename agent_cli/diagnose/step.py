@@ -18,8 +18,9 @@ from agent_cli.llm_schema import REPORT_DIAGNOSIS, DiagnosisAnswer
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.state import utcnow
+from agent_cli.transitions import move
 
-DIAGNOSABLE = ("detected", "diagnosed", "needs_human")
+DIAGNOSABLE = ("detected", "diagnosed", "needs_human", "rolled_back", "fix_ready")
 
 
 @dataclass
@@ -54,9 +55,10 @@ def diagnose(run: Run, issue_ids: list[int] | None = None) -> DiagnoseResult:
         try:
             result.diagnosed.append(_diagnose_one(run, issue, provider, git))
         except BudgetExceeded as exc:
-            with run.state.transaction() as db:
-                db.execute("UPDATE issues SET status = 'needs_human', status_reason = ?, updated_at = ? WHERE id = ?", [exc.message, utcnow(), issue_id])
+            with run.state.transaction():
                 run.audit(step="diagnose", decision="refused", reason=exc.message, issue_id=issue_id, details={"rule": exc.rule})
+                if issue["status"] in ("detected", "diagnosed"):
+                    move(run.state, issue_id, "needs_human", step="diagnose", reason=exc.message, run_id=run.run_id)
             result.refused.append({"id": issue_id, "reason": exc.message, "rule": exc.rule})
         except StepFailed as exc:
             run.audit(step="diagnose", decision="failed", reason=exc.message, issue_id=issue_id, details={"provider": provider})
@@ -124,7 +126,8 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
              answer.confidence, final, json.dumps(adjustments), int(answer.requires_human_approval), answer.estimated_fix_minutes,
              json.dumps(ctx.culprit or {}), json.dumps(top or {}), cost, json.dumps(ctx.as_dict())],
         )
-        db.execute("UPDATE issues SET status = 'diagnosed', status_reason = NULL, updated_at = ? WHERE id = ?", [utcnow(), issue["id"]])
+        if issue["status"] in ("detected", "needs_human", "rolled_back"):  # a committed fix is never downgraded by a new diagnosis
+            move(state, issue["id"], "diagnosed", step="diagnose", reason=f"diagnosed by {provider}", run_id=run.run_id)
         run.audit(
             step="diagnose", decision="diagnosed", issue_id=issue["id"],
             reason=f"{provider}: confidence {answer.confidence:.2f} -> {final:.2f}; {answer.root_cause[:200]}",

@@ -9,10 +9,10 @@ from agent_cli.fix.validate import CommandResult
 
 def commit_message(*, issue: dict[str, Any], diagnosis: dict[str, Any], summary: str, how: str, files: list[str],
                    validation: list[CommandResult], confidence: float) -> str:
-    title = summary.strip().splitlines()[0] if summary.strip() else "fix"
+    title = subject(summary.strip().splitlines()[0] if summary.strip() else "fix")
     testing = "\n".join(f"- `{r.command}`: {'passed' if r.ok else 'timed out' if r.timed_out else f'exit {r.exit_code}'}" for r in validation) or "- no validation commands configured"
     return (
-        f"fix: {title[:68]}\n\n"
+        f"fix: {title}\n\n"
         f"Issue: #{issue['id']} {issue['title']} ({issue['severity']}, {issue['count']} events)\n"
         f"Root Cause: {diagnosis.get('root_cause', 'unknown')}\n"
         f"Fix: {how}\n"
@@ -22,3 +22,13 @@ def commit_message(*, issue: dict[str, Any], diagnosis: dict[str, Any], summary:
         f"Agent-Severity: {issue['severity']}\n"
         f"Agent-Confidence: {confidence:.2f}\n"
     )
+
+
+def subject(text: str, limit: int = 68) -> str:
+    """`text` cut to `limit` at a word boundary, never inside a parenthesis (an unclosed one is dropped whole)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else text[:limit]
+    if cut.count("(") > cut.count(")"):
+        cut = cut[: cut.rfind("(")]
+    return cut.rstrip(" ,;:-") or text[:limit]

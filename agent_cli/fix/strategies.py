@@ -71,8 +71,12 @@ def propose_revert(git: GitRepo, base_sha: str, suspect: dict[str, Any], culprit
     sha = suspect["sha"]
     try:
         git.run("merge-base", "--is-ancestor", sha, base_sha)
-    except GitError:
+    except GitError as exc:
+        if exc.returncode != 1:  # a timeout or a broken repository is a failure, not "not an ancestor"
+            raise
         raise AttemptFailed("skipped", [f"suspect {sha[:12]} is not in the production branch; nothing to revert"]) from None
+    if git.resolve(f"{sha}^") is None:
+        raise AttemptFailed("skipped", [f"suspect {sha[:12]} is the repository's first commit; reverting it would remove everything"])
     paths = None if whole or not culprit_path else [culprit_path]
     files = [f for f in git.run("diff", "--name-only", "--no-renames", sha, f"{sha}^", "--", *(paths or [])).split("\n") if f]
     added: dict[str, str] = {}
@@ -84,7 +88,11 @@ def propose_revert(git: GitRepo, base_sha: str, suspect: dict[str, Any], culprit
         changed += len(body)
         changed_bytes += sum(len(line.encode()) for line in body)
     what = f"revert {sha[:12]} ({suspect.get('subject', '')})" if whole else f"revert {sha[:12]}'s changes to {culprit_path}"
-    return Proposal(summary=what, how=f"{what}: it changed the failing code {suspect.get('age_hours', 0):.1f}h before the error",
+    how = f"{what}: it changed the failing code {suspect.get('age_hours', 0):.1f}h before the error"
+    others = [f for f in files if f != culprit_path]
+    if whole and others:  # say what else goes with it, so a person sees the intended work this undoes
+        how += f"; the whole commit was reverted, which also undoes its changes to {', '.join(others[:10])}"
+    return Proposal(summary=what, how=how,
                     files=files, added=added, changed_lines=changed, changed_bytes=changed_bytes, revert_sha=sha, revert_paths=paths)
 
 
@@ -113,13 +121,13 @@ def apply_revert(wt: GitRepo, wt_path: Path, proposal: Proposal) -> None:
 
 
 def propose_template(wt_path: Path, diagnosis: dict[str, Any]) -> Proposal:
-    from agent_cli.fix.templates import none_guard
+    from agent_cli.fix.templates import NotApplicable, none_guard
 
     context = diagnosis.get("context") or {}
-    made = none_guard(wt_path, diagnosis.get("culprit") or None, context.get("exception_type"), context.get("message") or "")
-    if made is None:
-        raise AttemptFailed("skipped", ["no offline template applies to this error (only None/undefined dereferences)"])
-    edits, summary = made
+    try:
+        edits, summary = none_guard(wt_path, diagnosis.get("culprit") or None, context.get("exception_type"), context.get("message") or "")
+    except NotApplicable as exc:
+        raise AttemptFailed("skipped", [f"no offline template applies: {exc.reason}"]) from None
     return _edit_proposal(edits, summary, summary, None)
 
 
@@ -133,7 +141,8 @@ def _edit_proposal(edits: list[Edit], summary: str, how: str, confidence: float 
                     edits=edits, confidence=confidence)
 
 
-def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any], feedback: str | None) -> Proposal:
+def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[str, Any], feedback: str | None, *,
+                wants_test: bool = False) -> Proposal:
     from agent_cli.fix.prompts import SYSTEM, fix_prompt
     from agent_cli.llm import ToolCaller
     from agent_cli.llm_schema import PROPOSE_FIX, FixAnswer
@@ -148,7 +157,7 @@ def propose_llm(run: Run, wt_path: Path, issue: dict[str, Any], diagnosis: dict[
         target = wt_path / path
         if rejection is None and target.is_file():
             files[path] = target.read_text(encoding="utf-8", errors="replace")[:MAX_FILE_CHARS_FOR_LLM]
-    prompt = redact(fix_prompt(issue, diagnosis, files, feedback), emails=run.settings.diagnose.redact_emails)
+    prompt = redact(fix_prompt(issue, diagnosis, files, feedback, wants_test=wants_test), emails=run.settings.diagnose.redact_emails)
     answer, _cost = ToolCaller(run.settings, run.state, run_id=run.run_id).ask(
         issue_id=issue["id"], step="fix", system=SYSTEM, prompt=prompt, tool=PROPOSE_FIX, answer=FixAnswer
     )

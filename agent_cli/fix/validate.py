@@ -2,14 +2,14 @@
 
 Each command runs in its own process group so a timeout kills everything it
 started. Failures are read from the output where the tool says which test or
-file failed (pytest, mypy/tsc/ruff-style `path:line: error`), so a failure the
-unmodified base already had does not block.
+file failed (the parsers in `failures.py`: pytest, tsc, eslint, mypy, pyright,
+ruff, jest, vitest, mocha, node:test, go test), so a failure the unmodified
+base already had does not block.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_cli.fix.failures import failure_text, failures_in, first_failing_lines
 from agent_cli.sandbox import Sandbox
 
+__all__ = ["CommandResult", "blocking", "expand", "failure_text", "failures_in", "first_failing_lines", "kill_group", "run_command"]
+
 OUTPUT_TAIL_CHARS = 6000
-_PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
-_PATH_ERROR = re.compile(r"^([\w./-]+\.\w+):\d+(?::\d+)?: (?:error|E\d+)[: ](.*)$", re.M)
+FAILURES_VERSION = 3  # part of the baseline cache key: a cached baseline read by older parsers is not reused
 
 
 @dataclass
@@ -48,12 +50,6 @@ class CommandResult:
         return cls(**data)
 
 
-def failures_in(output: str) -> list[str]:
-    found = set(_PYTEST_FAILED.findall(output))
-    found.update(f"{path}: {message.strip()}" for path, message in _PATH_ERROR.findall(output))
-    return sorted(found)
-
-
 def run_command(command: str, cwd: Path, timeout_s: float, sandbox: Sandbox, *,
                 on_start: Callable[[int], None] | None = None) -> CommandResult:
     """`command` in `cwd`, inside `sandbox` with its scrubbed environment, killed as a group at the timeout."""
@@ -75,11 +71,12 @@ def run_command(command: str, cwd: Path, timeout_s: float, sandbox: Sandbox, *,
             proc.wait()
         size = sink.seek(0, os.SEEK_END)
         sink.seek(max(0, size - OUTPUT_TAIL_CHARS * 4))
-        output = sink.read().decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+        read = sink.read().decode("utf-8", "replace")  # failures are read from more than the tail that is kept
+    output = read[-OUTPUT_TAIL_CHARS:]
     if timed_out:
         output += f"\n[agent] killed after {timeout_s:g}s timeout"
     return CommandResult(command, None if timed_out else proc.returncode, timed_out, round(time.monotonic() - started, 3),
-                         output, failures_in(output))
+                         output, failures_in(read, root=str(cwd)))
 
 
 def kill_group(pgid: int) -> None:
