@@ -69,3 +69,12 @@ def test_only_new_failures_block() -> None:
     opaque = blocking([_result("make check", 2)], [_result("make check", 2)])
     assert opaque and "cannot be compared" in opaque[0]  # fail closed
     assert "timed out" in blocking(base, [_result("pytest", None)])[0]
+
+
+def test_unparsed_failures_are_compared_by_their_error_lines() -> None:
+    base = [_result("make check", 2, "building...\nmake: *** [check] Error 2\nlint: error in module alpha (3 issues)\n")]
+    same = [_result("make check", 2, "building...\nmake: *** [check] Error 2\nlint: error in module alpha (4 issues)\n")]
+    worse = [_result("make check", 2, "make: *** [check] Error 2\nlint: error in module alpha (3 issues)\nlint: error in module beta (1 issues)\n")]
+    assert blocking(base, same) == []  # the same error lines, numbers aside: pre-existing
+    reasons = blocking(base, worse)
+    assert reasons and "new error lines" in reasons[0] and "beta" in reasons[0]

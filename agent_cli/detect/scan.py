@@ -86,7 +86,7 @@ def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cur
 
 
 def classify(settings: Settings, event: Event) -> None:
-    event.fingerprint, event.template = fingerprint(event)
+    event.fingerprint, event.template = fingerprint(event, repo=settings.repo_path)
     verdict = sev.classify(event, settings.severity.rules)
     event.severity, event.severity_rule = verdict.severity, verdict.rule
 
@@ -120,7 +120,7 @@ def _auto_fixable(settings: Settings, event: Event) -> tuple[bool, str, str | No
         if rule:
             return False, f"culprit {repo_path} is protected (policy.protected_paths {rule!r})", culprit
         return True, f"in-repo frame {culprit} in {frame.function}", culprit
-    return False, "no stack frame maps to a file in the repository", None
+    return False, build_output_reason(event.frames) or "no stack frame maps to a file in the repository", None
 
 
 def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:

@@ -40,6 +40,8 @@ def diagnosis_prompt(issue: dict[str, Any], context: dict[str, Any], suspects: l
         parts.append(f"\nDeepest in-app frame (the likely culprit): {c['path']}:{c['line']} in {c['function']}")
     for window in context.get("windows", []):
         parts.append(fence(f"code {window['path']} lines {window['start']}-{window['end']} (frame line marked >)", window["text"], nonce))
+    if context.get("notes"):
+        parts.append(fence("notes on the frames (paths from the log)", "\n".join(str(n) for n in context["notes"]), nonce))
     if suspects:
         lines = [
             f"{s['sha'][:12]} {s['age_hours']:.1f}h ago by {s['author']}: {s['subject']}"

@@ -10,6 +10,7 @@ base already had does not block.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -108,7 +109,21 @@ def blocking(baseline: list[CommandResult], after: list[CommandResult]) -> list[
         new = sorted(set(result.failures) - set(base.failures))
         if new:
             reasons.append(f"`{result.command}` has new failures: {', '.join(new[:10])}")
+        elif not result.failures and not base.failures:
+            # No parser named a failure in either run: compare the error lines themselves.
+            added = sorted(error_lines(result.output_tail) - error_lines(base.output_tail))
+            if added or not error_lines(result.output_tail):  # nothing to compare at all: fail closed
+                detail = f"new error lines: {'; '.join(added[:5])}" if added else "its failures cannot be compared with the baseline"
+                reasons.append(f"`{result.command}` failed (exit {result.exit_code}); {detail}")
         elif not result.failures:
-            # Failed before and after, and the output names nothing we can compare: fail closed.
             reasons.append(f"`{result.command}` failed (exit {result.exit_code}) and its failures cannot be compared with the baseline")
     return reasons
+
+
+_ERROR_WORD = re.compile(r"\b(?:error|fail(?:ed|ure)?|exception|fatal|panic)\b", re.IGNORECASE)
+_NOISE = re.compile(r"/\S*?/(?:fix-\d+-\d+|dry-\d+-[0-9a-f]+)/|\d+(?:\.\d+)?")
+
+
+def error_lines(output: str) -> set[str]:
+    """The lines that say error/failed/exception, with numbers and the tree's path masked: comparable across runs."""
+    return {_NOISE.sub("#", line.strip()) for line in output.splitlines() if _ERROR_WORD.search(line)}
