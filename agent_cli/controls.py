@@ -59,7 +59,7 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "paused": bool(paused.get("paused")),
         "paused_reason": paused.get("reason"),
         "paused_since": paused.get("since"),
-        "sandbox": describe_sandbox(settings),
+        "sandbox": describe_sandbox(settings, state),
         "last_run": state.last_run(),
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
         "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),

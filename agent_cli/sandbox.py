@@ -26,6 +26,9 @@ from agent_cli.errors import PolicyRefused
 
 if TYPE_CHECKING:
     from agent_cli.config import Settings
+    from agent_cli.state import State
+
+PROBE_KEY = "sandbox_probe"
 
 # Passed through from the agent's environment when set: what a toolchain needs to find itself.
 ALLOWED_NAMES = frozenset({
@@ -164,11 +167,27 @@ def sandbox_for(settings: "Settings") -> Sandbox:
     return Sandbox("none", f"sandbox: portable mode, not isolated ({why})", env)
 
 
-def describe(settings: "Settings") -> dict[str, str]:
+def remembered_probe(state: "State") -> tuple[bool, str]:
+    """probe(), remembered in the state file while the bwrap binary is the same one (status need not spawn it)."""
+    bwrap = shutil.which("bwrap")
+    try:
+        stat = os.stat(bwrap) if bwrap else None
+    except OSError:
+        stat = None
+    key = f"{bwrap}:{stat.st_mtime_ns}:{stat.st_size}" if stat else "absent"
+    seen = state.get_setting(PROBE_KEY) or {}
+    if seen.get("key") == key:
+        return bool(seen["usable"]), str(seen["why"])
+    usable, why = probe()
+    state.set_setting(PROBE_KEY, {"key": key, "usable": usable, "why": why})
+    return usable, why
+
+
+def describe(settings: "Settings", state: "State") -> dict[str, str]:
     """For `agent status`: the mode validation would use now, and why."""
     if settings.validate_.sandbox == "none":
         return {"mode": "none", "detail": "validate.sandbox = \"none\""}
-    usable, why = probe()
+    usable, why = remembered_probe(state)
     if usable:
         return {"mode": "bwrap", "detail": why}
     mode = "refused" if settings.validate_.sandbox == "bwrap" else "portable"

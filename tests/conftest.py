@@ -99,6 +99,14 @@ def project(repo: Path) -> Project:
     return p
 
 
+def push_to_bare_origin(root: Path, origin: Path) -> Path:
+    """A bare repository at `origin`, added as the remote `origin`, with main pushed to it."""
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    return origin
+
+
 def commit(root: Path, message: str, env: dict[str, str] | None = None) -> str:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, check=True, env={**os.environ, **(env or {})})
@@ -122,10 +130,7 @@ def app(project: Project, tmp_path: Path) -> dict:
     commit(root, "add item view", OLD_COMMIT_DATE)
     (root / "app" / "views.py").write_text(VIEWS_BAD)
     bad = commit(root, "simplify get_item")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "origin", "main")
+    origin = push_to_bare_origin(root, tmp_path / "origin.git")
     (root / "logs").mkdir()
     (root / "logs" / "app.log").write_text(TRACE)
     return {"bad": bad, "origin": origin}

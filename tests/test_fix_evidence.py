@@ -108,15 +108,21 @@ def test_llm_fix_without_a_regression_test_gets_evidence_none_and_capped_confide
     assert kind == "none" and confidence == 0.89
 
 
-def test_llm_fix_with_a_test_that_fails_on_base_and_passes_after_is_a_regression_test(project: Project, app: dict) -> None:
+def fix_with_a_test(project: Project, test_text: str) -> dict:
+    """The guard plus a new test file, proposed through the local Messages API on a suite without the bug's test."""
     _without_the_bug_test(project)
     with FakeAnthropic() as api:
         issue = llm_diagnosed(project, api)
         api.script.append(tool_reply("propose_fix", {"summary": "guard", "confidence": 0.95, "edits": [
             {"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE},
-            {"path": "tests/test_regression.py", "search": "", "replace": REGRESSION}]}))
+            {"path": "tests/test_regression.py", "search": "", "replace": test_text}]}))
         code, data = fix_json(project, str(issue), env=KEY)
     assert code == 0, data
+    return data
+
+
+def test_llm_fix_with_a_test_that_fails_on_base_and_passes_after_is_a_regression_test(project: Project, app: dict) -> None:
+    data = fix_with_a_test(project, REGRESSION)
     evidence = data["attempts"][0]["evidence"]
     assert evidence["kind"] == "regression_test"
     assert any("test_missing_item_is_a_404" in t for t in evidence["tests"])
@@ -125,14 +131,7 @@ def test_llm_fix_with_a_test_that_fails_on_base_and_passes_after_is_a_regression
 
 
 def test_a_test_that_passes_without_the_fix_is_no_evidence(project: Project, app: dict) -> None:
-    _without_the_bug_test(project)
-    with FakeAnthropic() as api:
-        issue = llm_diagnosed(project, api)
-        api.script.append(tool_reply("propose_fix", {"summary": "guard", "confidence": 0.95, "edits": [
-            {"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE},
-            {"path": "tests/test_regression.py", "search": "", "replace": "def test_nothing():\n    assert True\n"}]}))
-        code, data = fix_json(project, str(issue), env=KEY)
-    assert code == 0, data
+    data = fix_with_a_test(project, "def test_nothing():\n    assert True\n")
     evidence = data["attempts"][0]["evidence"]
     assert evidence["kind"] == "none" and "do not show the bug" in evidence["detail"]
 

@@ -10,12 +10,11 @@ its cache keyed on the lockfiles, the copy into the next attempt.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, git
+from tests.conftest import Project, git, push_to_bare_origin
 from tests.fake_anthropic import FakeAnthropic, tool_reply
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ts_app"
@@ -40,10 +39,7 @@ def ts_project(tmp_path: Path) -> Project:
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "teams service")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "origin", "main")
+    push_to_bare_origin(root, tmp_path / "origin.git")
     (root / "logs").mkdir()
     (root / "logs" / "app.log").write_text(LOG)
     state = tmp_path / "elsewhere" / "state.db"  # the state (and the work trees) outside the checkout
