@@ -49,6 +49,7 @@ def test_revert_that_makes_the_related_failing_test_pass_records_related_failure
     assert evidence["tests"] == ["tests/test_views.py::test_missing"] or any("test_missing" in t for t in evidence["tests"])
     kind, detail, _ = fix_row(project, data["sha"])
     assert kind == "related_failure_fixed" and "test_missing" in detail
+    assert "related_failure_fixed" in project.cli("show", str(issue)).stdout  # people see it too
 
 
 def test_offline_template_that_would_raise_is_refused(project: Project, app: dict) -> None:
@@ -212,3 +213,11 @@ def test_subjects_are_cut_at_a_word_boundary_never_inside_a_parenthesis() -> Non
     words = "guard the item lookup against None so that a missing item answers 404 instead of crashing"
     assert subject(words) == "guard the item lookup against None so that a missing item answers"
     assert json.dumps(subject("x" * 100)) == json.dumps("x" * 68)
+
+
+def test_a_failed_culprit_revert_of_a_one_file_commit_moves_on_instead_of_repeating_itself(project: Project, app: dict) -> None:
+    issue = diagnosed(project, commands=["grep -q NEVER_THERE app/views.py"])  # no change can pass
+    code, data = fix_json(project, str(issue))
+    assert code == 1
+    assert [a["strategy"] for a in data["attempts"]] == ["revert", "template"]
+    assert "stuck" not in data["stopped"]

@@ -47,9 +47,9 @@ def _render(out: Output, i: dict[str, Any]) -> None:
             ("confidence", f"{d['confidence']:.2f}"),
         ])
     if i["fixes"]:
-        out.table(["attempt", "strategy", "status", "branch", "sha", "summary / reason"],
-                  [(f["attempt"], f["strategy"], f["status"], f["branch"] or "-", (f["sha"] or "")[:12], f["summary"] or f["reason"] or "")
-                   for f in i["fixes"]], title="\nfixes")
+        out.table(["attempt", "strategy", "status", "evidence", "branch", "sha", "summary / reason"],
+                  [(f["attempt"], f["strategy"], f["status"], f.get("evidence") or "-", f["branch"] or "-", (f["sha"] or "")[:12],
+                    f["summary"] or f["reason"] or "") for f in i["fixes"]], title="\nfixes")
     if i["deployments"]:
         out.line(f"\ndeployments: {len(i['deployments'])}")
     if i["audit"]:

@@ -29,8 +29,8 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
     cleaned: list[str] = []
     # Trees of this repository only: the work directory, or the state directory (where 0.1 kept them).
     ours = (run.settings.workdir_path, run.settings.state_path.parent / "worktrees")
-    rows = run.state.db.execute("SELECT id, issue_id, branch, worktree, validation_pgid FROM fixes WHERE status = 'building'").fetchall()
-    for fix_id, issue_id, branch, path, pgid in rows:
+    rows = run.state.db.execute("SELECT id, issue_id, branch, worktree, validation_pgid, attempt FROM fixes WHERE status = 'building'").fetchall()
+    for fix_id, issue_id, branch, path, pgid, number in rows:
         tree = Path(path) if path else None
         if tree is not None and not any(root in tree.parents for root in ours):
             continue  # recorded by another repository sharing this state file
@@ -41,7 +41,10 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
         if branch:
             worktree.delete_branch(git, branch)
         with run.state.transaction() as db:
-            db.execute("UPDATE fixes SET status = 'abandoned', reason = 'left by an interrupted run; cleaned up' WHERE id = ?", [fix_id])
+            if number == 0:  # a dry run's: dry runs keep no rows, even when killed
+                db.execute("DELETE FROM fixes WHERE id = ?", [fix_id])
+            else:
+                db.execute("UPDATE fixes SET status = 'abandoned', reason = 'left by an interrupted run; cleaned up' WHERE id = ?", [fix_id])
             run.audit(step="fix", decision="cleaned-up", issue_id=issue_id, reason=f"attempt {fix_id} was interrupted; removed its worktree and branch {branch}")
         cleaned.append(branch or path or str(fix_id))
     git.run("worktree", "prune")

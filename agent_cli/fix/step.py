@@ -118,8 +118,8 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
         # Move on: one-shot strategies (revert, template) give way to the next; the LLM gets the failure back.
         if strategy == "revert" and not revert_whole and attempt.outcome in ("failed", "skipped"):
             revert_whole = True  # the culprit's hunks were not enough (or did not apply): the whole commit
-            if attempt.outcome == "skipped":
-                plan.pop(0)
+            if attempt.outcome == "skipped" or not _reverts_more(git, diagnosis):
+                plan.pop(0)  # the whole commit would be the same change again
         elif strategy != "llm" or attempt.outcome == "skipped":
             plan.pop(0)
         if attempt.reasons == last_reasons and attempt.outcome != "skipped":
@@ -129,6 +129,15 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
         feedback = "\n".join(attempt.reasons) + "".join(f"\n\n$ {v['command']}\n{v['output_tail']}" for v in attempt.validation if not CommandResult.from_dict(v).ok)
     _finish(run, issue, result, existing)
     return result
+
+
+def _reverts_more(git: GitRepo, diagnosis: dict[str, Any]) -> bool:
+    """Does the suspect commit touch more than the culprit's file (so a whole revert is a different change)?"""
+    sha = (diagnosis.get("suspect_commit") or {}).get("sha")
+    culprit = (diagnosis.get("culprit") or {}).get("path")
+    if not sha or git.resolve(f"{sha}^") is None:
+        return False
+    return any(f != culprit for f in git.changed_files(f"{sha}^", sha))
 
 
 def _next_number(run: Run, issue_id: int) -> int:
