@@ -48,6 +48,10 @@ class AgentSection(_Section):
     git_timeout_s: float = Field(120.0, gt=0)  # every git call is killed (with its children) after this
 
 
+class ScanSection(_Section):
+    settle_s: float = Field(2.0, ge=0)  # an unfinished last line is an event once its file is unchanged this long
+
+
 class SourceConfig(_Section):
     name: str
     kind: Literal["file", "command", "http", "junit"]
@@ -86,7 +90,17 @@ class SeverityRule(_Section):
 
 
 class SeveritySection(_Section):
+    # Path prefixes the busy-5xx rule watches ("/api", "/v2/"); empty = every path.
+    api_prefixes: list[str] = []
     rules: list[SeverityRule] = []
+
+    @field_validator("api_prefixes")
+    @classmethod
+    def _are_paths(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not p.startswith("/")]
+        if bad:
+            raise ValueError(f"a path prefix starts with '/': {bad[0]!r}")
+        return value
 
 
 class LLMSection(_Section):
@@ -255,6 +269,7 @@ class Settings(BaseSettings):
     )
 
     agent: AgentSection = AgentSection()
+    scan: ScanSection = ScanSection()
     sources: list[SourceConfig] = []
     severity: SeveritySection = SeveritySection()
     llm: LLMSection = LLMSection()

@@ -17,7 +17,7 @@ from tests.conftest import Project, commit, git
 from tests.fake_anthropic import FakeAnthropic, tool_reply
 from tests.sample_app import PYTEST, VIEWS_BAD
 from tests.secret_shapes import CODE_SHAPES, SHAPES
-from tests.test_fix import GUARD_REPLACE, GUARD_SEARCH, configure
+from tests.test_fix import GUARD_REPLACE, GUARD_SEARCH, WRONG_REPLACE, configure
 
 ONE_LINE = [(kind, text) for kind, text, _ in SHAPES if "\n" not in text]
 ALL_SECRETS = [secret for _, _, secret in SHAPES + CODE_SHAPES]
@@ -68,7 +68,8 @@ def test_every_shape_is_redacted_in_every_placement(project: Project, app: dict)
         issue = next(i["id"] for i in scanned["new_issues"] if "AttributeError" in i["title"])
         api.script.extend([
             tool_reply("propose_fix", {"summary": "guard", "confidence": 0.9,
-                                       "edits": [{"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE}]}),
+                                       # breaks test_found: a new failure, so the validation output goes back to the model
+                                       "edits": [{"path": "app/views.py", "search": GUARD_SEARCH, "replace": WRONG_REPLACE}]}),
             tool_reply("propose_fix", {"summary": f"guard item {ONE_LINE[0][1]}", "confidence": 0.9, "edits": [
                 {"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE + "  # GOOD_FIX"}]}),
         ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,11 +72,17 @@ def _load_cursors(state: State, source: str) -> dict[str, Cursor]:
     return {r[0]: Cursor(r[0], r[1], r[2], r[3], r[4], r[5] or "", bool(r[6])) for r in rows}
 
 
+def settle_seconds(settings: Settings) -> float:
+    """`[scan] settle_s`: how long a file must stay unchanged before its unfinished last line is read."""
+    return float(settings.scan.settle_s)
+
+
 def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None) -> SourceRead:
     """Read one source; an unexpected failure becomes a source error, never a crash of the scan."""
     try:
         if source.kind == "file":
-            return read_file_source(source, settings.repo_path, cursors, from_start=from_start, only=only)
+            return read_file_source(source, settings.repo_path, cursors, from_start=from_start, only=only,
+                                    settle_s=None if from_start else settle_seconds(settings))
         if source.kind == "junit":
             return read_junit_source(source, settings.repo_path, cursors, from_start=from_start, only=only)
         if source.kind == "command":
@@ -130,8 +137,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     for source in select_sources(settings, source_names):
         cursors = _load_cursors(state, source.name) if source.kind in ("file", "junit") else {}
         read = read_source(settings, source, cursors)
-        for event in read.events:
-            classify(settings, event)
+        _prepare(settings, read, datetime.now(timezone.utc))
         reads.append(read)
         result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": len(read.events), "errors": read.errors}
         result.events += len(read.events)
@@ -144,7 +150,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
             for event in read.events:
                 by_fp[event.fingerprint].append(event)
         for fp, events in by_fp.items():
-            _upsert_issue(run, fp, events, now, result)
+            _upsert_guarded(run, fp, events, now, result)
         if result.events or any(s["errors"] for s in result.sources.values()):
             run.audit(
             step="scan",
@@ -156,9 +162,80 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     return result
 
 
+def _where(event: Event) -> str:
+    if event.path is None:
+        return f"line {event.line}" if event.line else "record"
+    return f"{event.path}: line {event.line}" if event.line else event.path
+
+
+def _check_storable(event: Event, now: datetime) -> None:
+    """Raise for a record the issue tables cannot hold (wrong types, a timestamp out of range)."""
+    for name in ("source", "level", "message", "raw", "kind", "fingerprint", "template", "severity", "severity_rule"):
+        if not isinstance(getattr(event, name), str):
+            raise TypeError(f"{name} is {type(getattr(event, name)).__name__}, not text")
+    for name in ("ts", "path", "exception_type", "exception_message", "user_id"):
+        value = getattr(event, name)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} is {type(value).__name__}, not text")
+    if event.line is not None and not isinstance(event.line, int):
+        raise TypeError("line is not a number")
+    if not isinstance(event.request, dict):
+        raise TypeError("request is not an object")
+    when = _when(event, now)
+    if not 1000 <= when.year <= 9998:
+        raise ValueError(f"timestamp {event.ts!r} out of range")
+    datetime.fromisoformat(when.strftime("%Y-%m-%dT%H:%M"))
+    json.dumps([f.as_dict() for f in event.frames])
+    json.dumps(event.request)
+
+
+def _prepare(settings: Settings, read: SourceRead, now: datetime) -> None:
+    """Classify the events; one that cannot be classified or stored becomes a source error and is dropped."""
+    kept: list[Event] = []
+    for event in read.events:
+        try:
+            classify(settings, event)
+            _check_storable(event, now)
+        except Exception as exc:  # RecursionError included
+            read.errors.append(f"{_where(event)}: record cannot be stored ({type(exc).__name__}: {str(exc)[:200]}); skipped")
+            continue
+        if sev.not_an_issue(event, settings.severity.rules):
+            continue  # a 4xx access line: the client's mistake, not an issue (unless a rule names it)
+        kept.append(event)
+    read.events = kept
+
+
+def _upsert_guarded(run: Run, fp: str, events: list[Event], now: datetime, result: ScanResult) -> None:
+    """One issue's update in a savepoint: if it fails, the rest of the scan still commits and the failure is reported."""
+    db = run.state.db
+    before = (len(result.new_issues), len(result.updated_issues), len(result.regressions), len(result.ignored))
+    db.execute("SAVEPOINT scan_issue")
+    try:
+        _upsert_issue(run, fp, events, now, result)
+    except Exception as exc:
+        db.execute("ROLLBACK TO SAVEPOINT scan_issue")
+        db.execute("RELEASE SAVEPOINT scan_issue")
+        del result.new_issues[before[0]:], result.updated_issues[before[1]:], result.regressions[before[2]:], result.ignored[before[3]:]
+        result.events -= len(events)
+        for event in events:
+            if event.source in result.sources:
+                result.sources[event.source]["events"] -= 1
+        for event in events[:20]:
+            reason = f"{_where(event)}: record cannot be stored ({type(exc).__name__}: {str(exc)[:200]}); skipped"
+            if event.source in result.sources:
+                result.sources[event.source]["errors"].append(reason)
+            db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [utcnow(), event.source, reason[:1000]])
+        return
+    db.execute("RELEASE SAVEPOINT scan_issue")
+
+
 def _store_source(state: State, read: SourceRead, now: datetime) -> None:
     db = state.db
     stamp = utcnow()
+    kept = {c.path for c in read.cursors}
+    for path in read.forget:
+        if path not in kept:
+            db.execute("DELETE FROM scan_cursors WHERE source = ? AND path = ?", [read.name, path])
     for c in read.cursors:
         db.execute(
             "INSERT INTO scan_cursors(source, path, device, inode, offset, line_no, head_hash, skipping, updated_at) "
@@ -190,7 +267,7 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
     ).fetchone()
     worst = min(events, key=lambda e: sev.RANK[e.severity])
     verdict = sev.Verdict(worst.severity, worst.severity_rule)
-    paths = sorted({e.request["path"] for e in events if isinstance(e.request.get("path"), str)})
+    paths = sorted({p for e in events if isinstance(p := sev.request_of(e).get("path"), str)})
     stamp = utcnow()
     if row is None:
         fixable, why, culprit = _auto_fixable(settings, sample)
@@ -241,9 +318,11 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
     for user in users:
         db.execute("INSERT OR IGNORE INTO issue_users(issue_id, user_id) VALUES (?, ?)", [issue_id, user])
     user_count = db.execute("SELECT COUNT(*) FROM issue_users WHERE issue_id = ?", [issue_id]).fetchone()[0]
-    if not ignored and any(sev.is_5xx_api(e) for e in events):
+    prefixes = settings.severity.api_prefixes
+    if not ignored and any(sev.is_5xx_api(e, prefixes) for e in events):
         peak = _peak_5min(db, issue_id, minutes)
-        verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count)
+        verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count,
+                               paths_per_5min=sev.peak_paths_5min(events, times, prefixes))
     db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
     for event, when in list(zip(events, times, strict=True))[-SAMPLES_PER_ISSUE:]:
         db.execute(
@@ -281,18 +360,31 @@ def _peak_5min(db: Any, issue_id: int, touched: dict[str, int]) -> int:
     return peak
 
 
+def refuse_special(path: Path) -> None:
+    """--path reads regular files only: a FIFO would block and a device never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # a missing file is reported as a source error, as before
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+            "a directory" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        raise ConfigError(f"--path {path} is {kind}; only regular files are read")
+
+
 def dry_run_events(settings: Settings, *, source_names: list[str] | None = None, path: Path | None = None) -> Iterator[dict[str, Any]]:
     """Every event from the start of the sources (or one file), as a person checks grouping. Changes nothing."""
     sources = select_sources(settings, source_names)
     if path is not None:
+        refuse_special(path)
         sources = [s for s in sources if s.kind in ("file", "junit")] or [
             SourceConfig(name="file", kind="file", paths=[str(path)])
         ]
         sources = sources[:1]
     for source in sources:
         read = read_source(settings, source, {}, from_start=True, only=path)
+        _prepare(settings, read, datetime.now(timezone.utc))  # a poison record is left out, as a scan leaves it out
         for event in read.events:
-            classify(settings, event)
             yield {
                 "source": event.source,
                 "path": event.path,

@@ -10,6 +10,7 @@ import glob
 import hashlib
 import os
 import shlex
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class SourceRead:
     lines: int = 0
     errors: list[str] = field(default_factory=list)
     cursors: list[Cursor] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)  # cursor paths whose file is gone (rotated away and finished)
 
 
 def _head_hash(f: Any, size: int) -> str:
@@ -78,8 +80,12 @@ def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_of
     scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final)
     events: list[Event] = []
     for block in scanned.blocks:
-        event = parse_block(block.text.decode("utf-8", "replace").rstrip("\r\n"), source=source.name, fmt=source.format)
-        if not level_at_least(event.level, source.min_level):
+        try:
+            event = parse_block(block.text.decode("utf-8", "replace").rstrip("\r\n"), source=source.name, fmt=source.format)
+            if not level_at_least(event.level, source.min_level):
+                continue
+        except Exception as exc:  # RecursionError included: a poison record is reported and passed, never retried
+            scanned.skipped.append(f"line {block.line}: record cannot be parsed ({type(exc).__name__}: {str(exc)[:200]}); skipped")
             continue
         event.path, event.line = path, block.line
         events.append(event)
@@ -109,16 +115,26 @@ def _events_from_buffer(buf: bytes, source: SourceConfig, *, path: str | None, b
     return events + more, merged
 
 
-def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_start: bool = False) -> tuple[list[Event], int, list[str], Cursor | None]:
-    """New complete lines of one file since `cursor`. Returns (events, lines, errors, new cursor)."""
+def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_start: bool = False,
+              settle_s: float | None = None) -> tuple[list[Event], int, list[str], Cursor | None]:
+    """New complete lines of one file since `cursor`. Returns (events, lines, errors, new cursor).
+
+    A last line without a newline is read too once the file has not changed for `settle_s`
+    seconds (None: at once, as --dry-run does). The cursor then sits just after it with
+    `skipping` set, so when the writer later completes that line its rest is passed over,
+    never reported a second time.
+    """
     markers = markers_for(source.min_level)
     errors: list[str] = []
     try:
-        f = open(file, "rb")
+        # O_NONBLOCK: opening a FIFO that slipped in never hangs the scan; it is refused below.
+        f = open(file, "rb", opener=lambda p, flags: os.open(p, flags | getattr(os, "O_NONBLOCK", 0)))
     except OSError as exc:
         return [], 0, [f"{file}: cannot read: {exc.strerror or exc}"], cursor
     with f:
         st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return [], 0, [f"{file}: not a regular file; skipped"], cursor
         size = st.st_size
         offset, line_no, skipping = 0, 0, False
         if cursor is not None and not from_start:
@@ -171,21 +187,152 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
                 continue
             if at_eof:
                 break
+        if carry and not skipping and (settle_s is None or time.time() - st.st_mtime >= settle_s):
+            found, scanned = _events_from_buffer(carry + b"\n", source, path=str(file), base_offset=carry_offset, base_line=line_no,
+                                                 final=True, markers=markers)
+            if scanned.consumed == len(carry) + 1:
+                events.extend(found)
+                errors.extend(f"{file}: {s}" for s in scanned.skipped)
+                # The unfinished line itself is counted when its newline arrives (see `skipping`).
+                lines += scanned.lines - 1
+                line_no += scanned.lines - 1
+                carry_offset += len(carry)
+                skipping = True
         new_cursor = Cursor(str(file), st.st_dev, st.st_ino, carry_offset, line_no, _head_hash(f, size), skipping)
     return events, lines, errors, new_cursor
 
 
-def read_file_source(source: SourceConfig, repo: Path, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None) -> SourceRead:
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, size) of a regular file, else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
+
+
+def _head_matches(path: Path, stored: str, min_size: int) -> bool:
+    try:
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | getattr(os, "O_NONBLOCK", 0))) as f:
+            size = os.fstat(f.fileno()).st_size
+            return size >= min_size and _same_file_start(f, size, stored)
+    except OSError:
+        return False
+
+
+class _Neighbours:
+    """Regular files in the directories of rotated files, listed once per read."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, list[tuple[Path, tuple[int, int, int]]]] = {}
+
+    def of(self, cursor_path: str) -> list[tuple[Path, tuple[int, int, int]]]:
+        folder = os.path.dirname(cursor_path) or "."
+        if folder not in self._dirs:
+            found: list[tuple[Path, tuple[int, int, int]]] = []
+            try:
+                with os.scandir(folder) as it:
+                    for entry in it:
+                        ident = _identity(Path(entry.path))
+                        if ident is not None:
+                            found.append((Path(entry.path), ident))
+            except OSError:
+                pass
+            self._dirs[folder] = found
+        return self._dirs[folder]
+
+
+def plan_file_reads(files: list[Path], cursors: dict[str, Cursor]) -> tuple[list[tuple[Path, Cursor | None, bool, str | None]], list[str]]:
+    """Which cursor each file continues from, rotated files first. Returns (reads, cursor paths to forget).
+
+    A read is (file, cursor, keep its cursor, note). Cursors follow file identity (device, inode):
+    a file renamed to another matching name continues from its offset, a rotated file found under
+    another name in its directory is finished from its offset (its cursor is then forgotten), and
+    after copytruncate the copy (same first bytes, at least as long) is finished from the old offset.
+    """
+    idents = {f: _identity(f) for f in files}
+    by_id = {(c.device, c.inode): c for c in cursors.values()}
+    glob_ids = {(i[0], i[1]): f for f, i in idents.items() if i is not None}
+    first: list[tuple[Path, Cursor | None, bool, str | None]] = []
+    rest: list[tuple[Path, Cursor | None, bool, str | None]] = []
+    taken: set[Path] = set()  # files already planned
+    claimed: set[str] = set()  # cursor paths whose file was found somewhere
+    forget: list[str] = []
+    notes: dict[str, str] = {}
+    neighbours = _Neighbours()
+    # 1. Files at a new name that still match the glob: continue them from their old offset.
+    for f, ident in idents.items():
+        c = by_id.get((ident[0], ident[1])) if ident else None
+        if c is not None and c.path != str(f):
+            first.append((f, c, True, None))
+            taken.add(f)
+            claimed.add(c.path)
+    # 2. Cursors whose file left the glob: finish it where it went (same directory), then forget it.
+    for c in cursors.values():
+        if (c.device, c.inode) in glob_ids:
+            continue
+        found = next((p for p, i in neighbours.of(c.path) if (i[0], i[1]) == (c.device, c.inode) and p not in idents), None)
+        if found is not None and str(found) != c.path:
+            first.append((found, Cursor(str(found), c.device, c.inode, c.offset, c.line_no, c.head_hash, c.skipping), False, None))
+            claimed.add(c.path)
+            notes[c.path] = f"{c.path}: rotated to {found.name}; finished it, reading the new file from the start"
+        if Path(c.path) not in idents:
+            forget.append(c.path)
+    # 3. copytruncate: a tracked file now shorter than its offset (or with other first bytes) and an
+    #    untracked copy that starts like it: finish the copy from the old offset.
+    for f, ident in idents.items():
+        c = cursors.get(str(f))
+        if ident is None or c is None or (c.device, c.inode) != (ident[0], ident[1]) or c.offset == 0:
+            continue
+        if ident[2] >= c.offset and _head_matches(f, c.head_hash, c.offset):
+            continue
+        candidates = [(p, i) for p, i in idents.items() if i is not None and p not in taken and (i[0], i[1]) not in by_id
+                      and str(p) not in cursors]
+        candidates += [(p, i) for p, i in neighbours.of(c.path) if p not in idents and (i[0], i[1]) not in by_id]
+        copy = next((p for p, i in candidates if i[2] >= c.offset and _head_matches(p, c.head_hash, c.offset)), None)
+        if copy is not None:
+            keep = copy in idents
+            i = idents.get(copy) or _identity(copy)
+            if i is None:
+                continue
+            first.append((copy, Cursor(str(copy), i[0], i[1], c.offset, c.line_no, c.head_hash, c.skipping), keep, None))
+            taken.add(copy)
+            notes[str(f)] = f"{f}: copied to {copy.name} and truncated; finished the copy, reading this file from the start"
+            cursors[str(f)] = Cursor(c.path, c.device, c.inode, 0, 0, "", False)
+    for f in files:
+        if f in taken:
+            continue
+        c = cursors.get(str(f))
+        if c is not None and str(f) in claimed and (c.device, c.inode) in by_id and (c.device, c.inode) != (idents[f] or (0, 0, 0))[:2]:
+            # The old file at this name was found and finished elsewhere: this one is new.
+            rest.append((f, None, True, notes.get(str(f))))
+        else:
+            rest.append((f, c, True, notes.get(str(f))))
+    return first + rest, forget
+
+
+def read_file_source(source: SourceConfig, repo: Path, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None,
+                     settle_s: float | None = None) -> SourceRead:
     result = SourceRead(source.name, source.kind)
     files = [only] if only is not None else expand_paths(source, repo)
     if not files:
         result.errors.append(f"no file matches {', '.join(source.paths)}")
-    for file in files:
-        events, lines, errors, cursor = read_file(source, file, cursors.get(str(file)), from_start=from_start)
+    if from_start or only is not None:
+        plan: list[tuple[Path, Cursor | None, bool, str | None]] = [(f, cursors.get(str(f)), True, None) for f in files]
+    else:
+        plan, result.forget = plan_file_reads(files, dict(cursors))
+    for file, start, keep, note in plan:
+        if note:
+            result.errors.append(note)
+        try:
+            events, lines, errors, cursor = read_file(source, file, start, from_start=from_start, settle_s=settle_s)
+        except Exception as exc:  # one file must not take the source's other files down
+            result.errors.append(f"{file}: cannot be read: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
         result.events.extend(events)
         result.lines += lines
         result.errors.extend(errors)
-        if cursor is not None:
+        if cursor is not None and keep:
             result.cursors.append(cursor)
     return result
 
