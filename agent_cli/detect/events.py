@@ -37,7 +37,28 @@ _TIMESTAMP = re.compile(
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$")
 _JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w.$<>/]+)\((?P<file>[^():]+)(?::(?P<line>\d+))?\)\s*$")
-_PY_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault|Timeout|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
+# Any exception class: "Exception", "KeyError", "app.errors.Gone", "socket.timeout" (a lowercase name only when qualified).
+_PY_EXC_LINE = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z_]\w*|(?:[A-Za-z_]\w*\.)+[a-z]\w*)(?::\s?(?P<msg>.*))?$")
+_PY_TB = "Traceback (most recent call last)"
+_PY_GROUP_TB = "Exception Group Traceback (most recent call last)"
+# .NET: "   at Shop.Orders.Place(Int32 id) in /src/Shop/Orders.cs:line 42" (no " in ..." without debug symbols).
+_DOTNET_FRAME = re.compile(r"^\s*at (?P<func>[^\s(]+\((?P<args>[^)]*)\))(?: in (?P<file>.+?):line (?P<line>\d+))?\s*$")
+# Go: "panic: boom", "panic: x [recovered]", "http: panic serving 10.0.0.1:4242: boom", "fatal error: all goroutines are asleep".
+_GO_PANIC = re.compile(r"(?:^|\s)(?:(?P<kind>panic|fatal error): |http: panic serving \S+?: )(?P<msg>.*?)(?: \[recovered\])?\s*$")
+_GO_GOROUTINE = re.compile(r"^goroutine \d+ \[[^\]]*\]:$")
+_GO_FUNC = re.compile(r"^(?P<func>\S.*?)\((?:[^()]|\([^()]*\))*\)$")
+_GO_POS = re.compile(r"^\t(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-f]+)?(?: fp=\S+ sp=\S+ pc=\S+)?$")
+# PHP: "#0 /var/www/src/Api.php(30): App\\Order->place()", "#1 [internal function]: f()", "#2 {main}".
+_PHP_FRAME = re.compile(r"^#\d+ (?:(?P<file>[^()\s][^()]*)\((?P<line>\d+)\)|\[internal function\]): (?P<func>.+?)(?:\(.*\))?$")
+_PHP_UNCAUGHT = re.compile(r"Uncaught (?P<type>[A-Za-z_\\][\w\\]*)(?:: (?P<msg>.*?))? in (?P<file>\S+?):(?P<line>\d+)$")
+# Dart: "#0      main (file:///app/bin/main.dart:5:3)".
+_DART_FRAME = re.compile(r"^#\d+\s+(?P<func>.+?) \((?P<file>[^()\s]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)$")
+# Ruby: "/app/lib/orders.rb:12:in 'Orders#place'", "\tfrom app/api.rb:30:in `post'" (3.4 quotes 'x', older `x').
+_RUBY_FRAME = re.compile(r"^\s*(?:from )?(?P<file>[^\s:]+):(?P<line>\d+):in [`'](?P<func>[^`']+)'(?:: (?P<msg>.*) \((?P<type>[A-Z][\w:]*)\))?$")
+_RUBY_HEAD = re.compile(r"(?:^|\s)(?P<type>(?:[A-Z]\w*::)*[A-Z]\w*) \((?P<msg>.*)\):\s*$")
+# Firefox / Safari: "getTeam@https://shop.example/app.js:11:25", "@debugger eval code:1:1", "global code@app.js:12:9".
+_AT_SIGN_FRAME = re.compile(r"^(?P<func>[^@\s]*(?: code)?)@(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)$")
+_GO_STDLIB = re.compile(r"/go(?:-[\d.]+)?/src/|/libexec/src/|/pkg/mod/")
 _EXC_IN_TEXT = re.compile(r"(?:^|[\s:\[])(?P<type>(?:[A-Za-z_$][\w$]*\.)*[\w$]*(?:Error|Exception|Fault))(?::\s(?P<msg>.*)|$)")
 _CAUSED_BY = re.compile(r"^Caused by: (?P<type>[\w.$]+)(?::\s?(?P<msg>.*))?$")
 _REQUEST = re.compile(r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)")
@@ -49,9 +70,9 @@ CHAIN_MARKERS = (
 )
 
 
-# Languages whose stacks print the throw site first (Node/V8). Python prints it last. Java also prints it
+# Languages whose stacks print the throw site first (Node/V8, Go, .NET, PHP, Ruby, Dart). Python prints it last. Java also prints it
 # first but its `Caused by:` chains put the root cause further down; it keeps the old reading for now.
-THROW_SITE_FIRST = ("js",)
+THROW_SITE_FIRST = ("js", "go", "dotnet", "php", "ruby", "dart")
 _JS_FILE = re.compile(r"\.(?:[cm]?[jt]sx?)$|^node:|^file://")
 
 
@@ -61,7 +82,7 @@ class Frame:
     line: int | None
     function: str
     in_app: bool
-    lang: str = ""  # python | js | java: how its stack is ordered
+    lang: str = ""  # python | js | java | dotnet | go: how its stack is ordered
     column: int | None = None
     mapped_from: str | None = None  # "dist/index.js:259:23": the built position a source map turned into this one
     excluded: str | None = None  # why an in-repo frame is not in-app (gitignored build output)
@@ -154,6 +175,28 @@ def parse_frames(lines: list[str]) -> list[Frame]:
             vendored = func.startswith(("java.", "javax.", "sun.", "jdk.", "kotlin.", "scala."))
             frames.append(Frame(m["file"], int(m["line"]) if m["line"] else None, func, not vendored, "java"))
             continue
+        m = _DOTNET_FRAME.match(text) if "at " in text and ")" in text else None
+        if m and not re.search(r"^(?:Native Method|Unknown Source)$|\.(?:java|kt|scala|groovy)", m["args"]):
+            func = m["func"].split("(", 1)[0]
+            vendored = func.startswith(("System.", "Microsoft."))
+            frames.append(Frame(m["file"] or "", int(m["line"]) if m["line"] else None, func, not vendored, "dotnet"))
+            continue
+        m = _DART_FRAME.match(text) if text.startswith("#") else None
+        if m:
+            file = m["file"]
+            frames.append(Frame(file, int(m["line"]), m["func"], not file.startswith(("dart:", "package:flutter/")), "dart",
+                                int(m["col"]) if m["col"] else None))
+            continue
+        m = _RUBY_FRAME.match(text) if ":in " in text else None
+        if m:
+            file = m["file"]
+            vendored = is_vendored(file) or "/gems/" in file or file.startswith("<internal:")
+            frames.append(Frame(file, int(m["line"]), m["func"], not vendored, "ruby"))
+            continue
+        m = _AT_SIGN_FRAME.match(text) if "@" in text else None
+        if m:
+            frames.append(Frame(m["file"], int(m["line"]), m["func"] or "<anonymous>", not is_vendored(m["file"]), "js", int(m["col"])))
+            continue
         m = _JS_FRAME.match(text)
         if m:
             func = (m["func"] or "<anonymous>").strip()
@@ -161,12 +204,32 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     return frames
 
 
+def python_group_lines(lines: list[str]) -> list[str]:
+    """A traceback whose last exception is an ExceptionGroup, with the group's own box unwrapped.
+
+    `  + Exception Group Traceback ...` / `  |   File ...` / `  | ExceptionGroup: msg (2 sub-exceptions)` become a
+    plain traceback; the sub-exceptions (`+-+---- 1 ----` and deeper) are left out. Other text is returned as is.
+    """
+    start = next((i for i, t in enumerate(lines) if _PY_GROUP_TB in t), None)
+    if start is None:
+        return lines
+    margin = lines[start].index(_PY_GROUP_TB) - 2
+    if margin < 0 or lines[start][margin] != "+":
+        return lines
+    out = lines[:start] + [_PY_TB + ":"]
+    for text in lines[start + 1:]:
+        if len(text) <= margin or text[:margin].strip() or text[margin] != "|":
+            break
+        out.append(text[margin + 2:])
+    return out
+
+
 def _python_exception(lines: list[str]) -> tuple[str | None, str | None]:
     """The last exception line of a Python traceback (the one that propagated)."""
     seen_traceback = False
     found: tuple[str | None, str | None] = (None, None)
     for text in lines:
-        if text.startswith("Traceback (most recent call last)"):
+        if _PY_TB in text:  # also after a log prefix: "ERROR app: Traceback (most recent call last):"
             seen_traceback = True
             continue
         if seen_traceback and text and not text[0].isspace():
@@ -178,10 +241,59 @@ def _python_exception(lines: list[str]) -> tuple[str | None, str | None]:
 
 def python_traceback_complete(lines: list[str]) -> bool:
     """A Python traceback is complete once an exception line follows its last frame."""
-    if not any(t.startswith("Traceback (most recent call last)") for t in lines):
+    if not any(_PY_TB in t for t in lines):
         return True
     last = next((t for t in reversed(lines) if t.strip()), "")
-    return bool(last and not last[0].isspace() and _PY_EXC_LINE.match(last.strip()) and not last.startswith("Traceback"))
+    if any(_PY_GROUP_TB in t for t in lines):
+        return bool(re.match(r"^\s*\+-+$", last))  # the group's box is closed
+    return bool(last and not last[0].isspace() and _PY_EXC_LINE.match(last.strip()) and _PY_TB not in last)
+
+
+def php_uncaught(lines: list[str]) -> tuple[str, str, list[Frame]] | None:
+    """(type, message, frames) of PHP's "Uncaught X: msg in file:line" + "Stack trace:" + "#0 file(9): f()".
+
+    PHP's `#N file(line): f()` says where f was called from, so each position is paired with the function of
+    the line below it; the throw site (the header's file:line) is the first frame, in the #0 line's function.
+    """
+    m = next((m for m in (_PHP_UNCAUGHT.search(t) for t in lines[:3]) if m), None)
+    if m is None:
+        return None
+    calls = [c for c in (_PHP_FRAME.match(t) for t in lines) if c]
+    positions = [(m["file"], int(m["line"]))] + [(c["file"] or "", int(c["line"]) if c["line"] else None) for c in calls]
+    functions = [c["func"] for c in calls] + ["{main}"]
+    frames = []
+    for (file, line), func in zip(positions, functions):
+        if func == "{main}" and file == "" and line is None:
+            continue
+        frames.append(Frame(file, line, func, bool(file) and not is_vendored(file), "php"))
+    return m["type"], (m["msg"] or "").strip(), frames
+
+
+def go_panic(lines: list[str]) -> tuple[str, str, list[Frame]] | None:
+    """("panic", message, frames of the panicking goroutine) of a Go panic or fatal error, else None."""
+    header = None
+    for i, text in enumerate(lines):
+        if _GO_GOROUTINE.match(text):
+            break
+        m = _GO_PANIC.search(text)
+        if m:
+            header = m  # the last panic line before the goroutines is the one that propagated
+    else:
+        return None
+    if header is None:
+        return None
+    frames: list[Frame] = []
+    body = lines[i + 1:]
+    for j, text in enumerate(body):
+        if not text.strip():
+            break  # the next goroutine
+        m = _GO_FUNC.match(text)
+        pos = _GO_POS.match(body[j + 1]) if m and j + 1 < len(body) else None
+        if m and pos and not text.startswith("created by "):
+            func, file = m["func"], pos["file"]
+            vendored = func == "panic" or func.startswith(("runtime.", "net/http.", "sync.", "testing.")) or bool(_GO_STDLIB.search(file))
+            frames.append(Frame(file, int(pos["line"]), func, not vendored and not is_vendored(file), "go"))
+    return header["kind"] or "panic", header["msg"].strip(), frames
 
 
 def _strip_prefix(head: str, level_match: re.Match[str] | None) -> str:
@@ -298,10 +410,32 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
         m = _USER.search(head) if ("user" in head or "User" in head) else None
         user = m["user"] if m else None
         exc_type = None
+    if len(stack_lines) > 1 and any(_PY_GROUP_TB in t for t in stack_lines):
+        stack_lines = python_group_lines(stack_lines)
     frames = parse_frames(stack_lines) if len(stack_lines) > 1 else []
     py_type, py_msg = _python_exception(stack_lines) if len(stack_lines) > 1 else (None, None)
+    go = go_panic(stack_lines) if record is None and len(stack_lines) > 2 and "goroutine " in text else None
+    if not go and record is None and "Uncaught " in head:
+        go = php_uncaught(stack_lines)
     exc_msg: str | None = None
-    if py_type:
+    special = False  # typed here from a runtime's own header (Ruby, Dart)
+    if go:
+        exc_type, exc_msg, frames = go
+        special = True
+    elif record is None and frames and frames[0].lang == "ruby":
+        m = _RUBY_HEAD.search(head) or _RUBY_HEAD.match(stack_lines[1])
+        first_frame = _RUBY_FRAME.match(stack_lines[0])
+        if m:  # Rails: "ActiveRecord::RecordNotFound (Couldn't find Order with 'id'=42):"
+            exc_type, exc_msg, special = m["type"], m["msg"], True
+        elif first_frame and first_frame["type"]:  # uncaught: "app.rb:12:in 'place': no stock (RuntimeError)"
+            exc_type, exc_msg, special = first_frame["type"], first_frame["msg"], True
+    elif record is None and frames and frames[0].lang == "dart" and head.rstrip().endswith("Unhandled exception:"):
+        dm = re.match(r"^(?P<type>[A-Za-z_$][\w$<>,]*): (?P<msg>.*)$", stack_lines[1])
+        exc_type, exc_msg = (dm["type"], dm["msg"]) if dm else (None, None)
+        message, special = stack_lines[1].strip(), True
+    if special:
+        pass
+    elif py_type:
         exc_type, exc_msg = py_type, py_msg
     elif record is not None and exc_type and frames:
         # pino's err serializer: {"type", "message", "stack"}; the record's own msg ("request failed") is not the error.
@@ -318,9 +452,9 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
                     exc_type, exc_msg = m["type"], (m["msg"] or "").strip()
                     break
     # A bare stack trace (no level word) is an unhandled error.
-    if level == "info" and record is None and level_match is None and (py_type or (exc_type and frames)):
+    if level == "info" and record is None and level_match is None and (py_type or special or (exc_type and frames)):
         level = "error"
-    if exc_type and exc_msg is not None and (not message or message.startswith(("Traceback", exc_type))):
+    if exc_type and exc_msg is not None and (not message or message.startswith(("Traceback", exc_type)) or _PY_GROUP_TB in message):
         message = f"{exc_type}: {exc_msg}" if exc_msg else exc_type
     if exc_type and exc_msg is None and message.startswith(exc_type + ":"):
         exc_msg = message[len(exc_type) + 1:].strip()

@@ -17,7 +17,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from agent_cli.detect.events import Event, Frame
+from agent_cli.detect.events import THROW_SITE_FIRST, Event, Frame
 
 FINGERPRINT_VERSION = 2
 # The digest's salt stays what version 1 used: a basis that version 2 did not change keeps its digest.
@@ -90,7 +90,7 @@ def resolve_event_frames(event: Event, repo: Path | None = None) -> None:
 
 
 def _key_frames(frames: list[Frame]) -> list[Frame]:
-    if frames[0].lang == "js":
+    if frames[0].lang in THROW_SITE_FIRST:
         return frames[:FRAMES_IN_KEY]  # printed throw site first: the innermost frames, as printed
     return frames[-FRAMES_IN_KEY:]
 

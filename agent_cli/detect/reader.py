@@ -25,7 +25,7 @@ _BASE_MARKERS: dict[str, tuple[bytes, ...]] = {
     "info": (b"INFO", b"NOTICE", b"info"),
     "warning": (b"WARN", b"arn"),  # WARN/WARNING; warn/Warning/"warn"
     "error": (b"ERROR", b"rror", b"SEVERE", b"Traceback", b"xception"),  # rror: error, Error:, TypeError
-    "critical": (b"FATAL", b"atal", b"CRIT", b"ritical"),
+    "critical": (b"FATAL", b"atal", b"CRIT", b"ritical", b"panic"),  # panic: Go
 }
 _LEVEL_ORDER = tuple(LEVEL_RANK)  # lowest first
 # pino / bunyan numeric levels in JSON lines.
@@ -33,6 +33,21 @@ _NUMERIC_LEVEL = re.compile(rb'"level":\s?([1-6]0)\b')
 _NUMERIC_MIN = {"debug": 10, "info": 30, "warning": 40, "error": 50, "critical": 60}
 _CHAIN = tuple(m.encode() for m in CHAIN_MARKERS)
 _PY_EXC = re.compile(rb"^[A-Za-z_][\w.]*(?::|$)")
+_PY_TB = b"Traceback (most recent call last)"
+# Go: the lines of a panic's goroutine dump that stand at the margin.
+_GO_LINE = re.compile(rb"^(?:goroutine \d+ \[[^\]]*\]:|\[signal .*|panic: .*|created by \S.*|\S+\(.*\))$")
+_GO_HEAD = re.compile(rb"(?:^|\s)(?:panic: |fatal error: |http: panic serving )")
+_GOROUTINE = re.compile(rb"^goroutine \d+ \[", re.MULTILINE)
+# Java/.NET lines that continue a trace from the margin or after a blank line.
+_JAVA_AFTER_BLANK = re.compile(rb"^(?:\s+at \S|\s+\.\.\. \d+ (?:more|common frames omitted)|Caused by: )", re.MULTILINE)
+_DOTNET_MARKER = re.compile(rb"^\s*--- End of (?:stack trace from previous location|inner exception stack trace) ---")
+# PHP "Stack trace:" / "#0 file(9): f()", Dart "#0      main (file:///a.dart:2:3)".
+_HASH_FRAME = re.compile(rb"^#\d+\s+\S")
+# Ruby "app/models/order.rb:12:in 'place'" at the margin; Rails' "ActiveRecord::RecordNotFound (msg):" head.
+_RUBY_FRAME = re.compile(rb"^(?:from )?[^\s:]+:\d+:in [`'].*'$", re.MULTILINE)
+_RUBY_HEAD = re.compile(rb"(?:^|\s)(?:[A-Z]\w*::)*[A-Z]\w* \(.*\):\s*$")
+# Firefox / Safari "getTeam@https://shop.example/app.js:11:25".
+_AT_SIGN_FRAME = re.compile(rb"^[^@\s]*(?: code)?@\S+:\d+:\d+$", re.MULTILINE)
 _EXC_HEADER = re.compile(rb"^(?:Exception in thread .*|[\w.$]*(?:Exception|Error|Throwable)(?::.*)?)$")
 
 
@@ -69,13 +84,35 @@ def _is_indented(buf: bytes, pos: int) -> bool:
     return buf[pos:pos + 1] in (b" ", b"\t")
 
 
-def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented: bool, second_line: bool) -> bool:
-    """Does the line at `pos` continue the record above it?"""
+def _next_nonblank(buf: bytes, pos: int, end: int) -> int:
+    while pos < end and buf[pos:pos + 1] in (b"\n", b"\r"):
+        pos += 1
+    return pos
+
+
+def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented: bool, second_line: bool,
+               in_go: bool = False, in_stack: bool = False, early: bool = False) -> bool:
+    """Does the line at `pos` continue the record above it?
+
+    `in_go`: the record is a Go panic (its goroutine dump stands at the margin, after blank lines);
+    `in_stack`: a Java/.NET trace has begun (a blank line inside it does not end it);
+    `early`: the line is the record's third and the second was indented (no trace yet).
+    """
     if pos >= end:
         return False
     if _is_indented(buf, pos):
         return True
     line = buf[pos:_line_end(buf, pos, end)].rstrip(b"\r\n")
+    if in_go:
+        if not line:
+            nxt = _next_nonblank(buf, pos, end)
+            return nxt < end and bool(_GOROUTINE.match(buf, nxt))
+        return bool(_GO_LINE.match(line))
+    if in_stack and (not line or _DOTNET_MARKER.match(line)):
+        if _DOTNET_MARKER.match(line):
+            return True
+        nxt = _next_nonblank(buf, pos, end)
+        return nxt < end and bool(_JAVA_AFTER_BLANK.match(buf, nxt))
     if not line:
         # Blank lines belong to a Python exception chain: just before or just after its marker line.
         if not in_python_tb:
@@ -94,11 +131,46 @@ def _continues(buf: bytes, pos: int, end: int, in_python_tb: bool, prev_indented
     # The exception line closing a Python traceback: "ValueError: bad value".
     if in_python_tb and prev_indented and _PY_EXC.match(line):
         return True
-    # A Java/JS exception header right under a log line, followed by its indented frames.
-    if not second_line or in_python_tb:
+    # A Java/JS/.NET exception header right under a log line (or under its one indented continuation line, as
+    # ASP.NET's console logger writes), followed by its indented frames, possibly after a blank line.
+    if not (second_line or early) or in_python_tb:
         return False
     nxt = _line_end(buf, pos, end)
-    return bool(_EXC_HEADER.match(line)) and _is_indented(buf, nxt) and nxt < end
+    if not _EXC_HEADER.match(line) or nxt >= end:
+        return False
+    return _is_indented(buf, nxt) or (buf[nxt:nxt + 1] in (b"\n", b"\r") and bool(_JAVA_AFTER_BLANK.match(buf, _next_nonblank(buf, nxt, end))))
+
+
+def _continues_other(buf: bytes, pos: int, end: int, line: bytes, prev: bytes, count: int, dart: bool, ruby_head: bool) -> bool:
+    """Runtimes whose traces continue at the margin: PHP, Dart, Ruby/Rails, Firefox/Safari.
+
+    `dart`: the record starts with Dart's "Unhandled exception:"; `ruby_head`: with a Rails "Type (message):" line.
+    """
+    if dart and count < 12 and not _HASH_FRAME.match(prev) and not _HASH_FRAME.match(line):
+        # The exception under Dart's "Unhandled exception:", with the source excerpt a FormatException shows.
+        if line:
+            return True
+        nxt = _next_nonblank(buf, pos, end)
+        return nxt < end and bool(_HASH_FRAME.match(buf[nxt:nxt + 64]))
+    if not line:
+        if not ruby_head:
+            return False
+        nxt = _next_nonblank(buf, pos, end)
+        return nxt < end and bool(_RUBY_FRAME.match(buf, nxt))
+    if line.startswith(b"#") and _HASH_FRAME.match(line):
+        return prev in (b"Stack trace:", b"<asynchronous suspension>", b"") or bool(_HASH_FRAME.match(prev)) or dart
+    if line == b"Stack trace:":
+        return True
+    if line == b"<asynchronous suspension>":
+        return bool(_HASH_FRAME.match(prev))
+    if count == 1 and line.endswith(b"):") and _RUBY_HEAD.match(line):  # Rails: the exception under its "FATAL -- :" line
+        nxt = _line_end(buf, pos, end)
+        return nxt < end and (_is_indented(buf, nxt) or bool(_RUBY_FRAME.match(buf, nxt)))
+    if b":in " in line and _RUBY_FRAME.match(line):
+        return bool(_RUBY_FRAME.match(prev)) or ruby_head or bool(_RUBY_HEAD.match(prev))
+    if b"@" in line and _AT_SIGN_FRAME.match(line):
+        return bool(_AT_SIGN_FRAME.match(prev)) or bool(_EXC_HEADER.match(prev)) or (count == 1 and (b"Error" in prev or b"Exception" in prev))
+    return False
 
 
 def _extend(buf: bytes, head: int, end: int) -> int:
@@ -106,16 +178,33 @@ def _extend(buf: bytes, head: int, end: int) -> int:
     pos = _line_end(buf, head, end)
     if buf.startswith(b"{", head):
         return pos  # a JSON line is a whole record
-    in_tb = buf.startswith(b"Traceback (most recent call last)", head)
+    first = buf[head:pos]
+    in_tb = _PY_TB in first  # also after a log prefix on the same line
+    in_go = bool(_GO_HEAD.search(first))
+    in_stack = bool(_EXC_HEADER.match(first.rstrip(b"\r\n")))
+    dart = first.rstrip().endswith(b"Unhandled exception:")
+    ruby_head = first.rstrip().endswith(b"):") and bool(_RUBY_HEAD.search(first))
     prev_indented = False
+    prev = first.rstrip(b"\r\n")
     count = 1
     while pos < end and count < MAX_BLOCK_LINES and pos - head < MAX_BLOCK_BYTES:
-        if not _continues(buf, pos, end, in_tb, prev_indented, count == 1):
-            break
-        if buf.startswith(b"Traceback (most recent call last)", pos):
-            in_tb = True
-        prev_indented = _is_indented(buf, pos)
-        pos = _line_end(buf, pos, end)
+        line_end = _line_end(buf, pos, end)
+        indented = _is_indented(buf, pos)
+        if indented:
+            line = b" "  # an indented line always continues, and is no frame or header the margin rules look for
+        else:
+            line = buf[pos:line_end].rstrip(b"\r\n")
+            early = count == 2 and prev_indented and not in_stack
+            if not (_continues_other(buf, pos, end, line, prev, count, dart, ruby_head)
+                    or _continues(buf, pos, end, in_tb, prev_indented, count == 1, in_go, in_stack and not in_tb, early)):
+                break
+            if line.startswith(_PY_TB):
+                in_tb = True
+        if not in_stack and not in_tb and (_JAVA_AFTER_BLANK.match(buf, pos) or (not indented and _EXC_HEADER.match(line))):
+            in_stack = True
+        prev_indented = indented
+        prev = line
+        pos = line_end
         count += 1
     return pos
 
