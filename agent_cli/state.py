@@ -413,3 +413,42 @@ def m005_fix_evidence(db: sqlite_utils.Database) -> None:
     # How a fix was shown to remove the failure: regression_test | related_failure_fixed | none, and the tests.
     db.execute("ALTER TABLE fixes ADD COLUMN evidence TEXT")
     db.execute("ALTER TABLE fixes ADD COLUMN evidence_detail TEXT NOT NULL DEFAULT '{}'")
+
+
+@MIGRATIONS()
+def m006_release(db: sqlite_utils.Database) -> None:
+    statements = [
+        # A deployment: which commits went where, what the environment looked like before, and the verdicts since.
+        "ALTER TABLE deployments ADD COLUMN branch TEXT",
+        "ALTER TABLE deployments ADD COLUMN remote TEXT",
+        "ALTER TABLE deployments ADD COLUMN fix_sha TEXT",  # the fix commit; `sha` is the environment branch head it produced
+        "ALTER TABLE deployments ADD COLUMN baseline TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE deployments ADD COLUMN live_at TEXT",  # deploy and status commands done; the window starts here
+        "ALTER TABLE deployments ADD COLUMN last_sample_at TEXT",
+        "ALTER TABLE deployments ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE deployments ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE deployments ADD COLUMN successful_samples INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE deployments ADD COLUMN rollback_sha TEXT",
+        "ALTER TABLE deployments ADD COLUMN rollback_of TEXT NOT NULL DEFAULT '[]'",  # the commits the rollback reverted
+        "ALTER TABLE deployments ADD COLUMN run_id TEXT",
+        "CREATE INDEX deployments_issue ON deployments(issue_id)",
+        # A sample's verdict and every check behind it (health URL, error rate, the issue itself).
+        "ALTER TABLE health_samples ADD COLUMN verdict TEXT",
+        "ALTER TABLE health_samples ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX health_samples_deployment ON health_samples(deployment_id)",
+        # The issue's life after shipping: rollbacks counted against max_rollbacks_per_issue, and a watch after resolve.
+        "ALTER TABLE issues ADD COLUMN rollbacks INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE issues ADD COLUMN resolved_at TEXT",
+        "ALTER TABLE issues ADD COLUMN watch_until TEXT",
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            deployment_id INTEGER REFERENCES deployments(id),
+            issue_id INTEGER REFERENCES issues(id),
+            created_at TEXT NOT NULL,
+            env TEXT NOT NULL,
+            path TEXT,
+            body TEXT NOT NULL
+        )""",
+    ]
+    for sql in statements:
+        db.execute(sql)
