@@ -11,20 +11,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent_cli.detect.jsonlog import iso_to_utc, level_word, parse_json_record, zap_frames
 from agent_cli.paths import is_vendored
 
 LEVEL_RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 RAW_LIMIT = 8192  # bytes of raw text kept per event
 
-_LEVEL_WORDS = {
-    "TRACE": "debug", "DEBUG": "debug", "DBG": "debug",
-    "INFO": "info", "NOTICE": "info", "INF": "info",
-    "WARN": "warning", "WARNING": "warning", "WRN": "warning",
-    "ERROR": "error", "ERR": "error", "SEVERE": "error",
-    "FATAL": "critical", "CRITICAL": "critical", "CRIT": "critical", "ALERT": "critical",
-    "EMERG": "critical", "EMERGENCY": "critical", "PANIC": "critical",
-}
-_PINO_LEVELS = {10: "debug", 20: "debug", 30: "info", 40: "warning", 50: "error", 60: "critical"}
 
 # A level word standing alone near the start of a line: "ERROR", "[error]", "level=warn", "<E>" not supported.
 _TEXT_LEVEL = re.compile(
@@ -64,6 +56,12 @@ _CAUSED_BY = re.compile(r"^Caused by: (?P<type>[\w.$]+)(?::\s?(?P<msg>.*))?$")
 _REQUEST = re.compile(r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)")
 _STATUS = re.compile(r"(?:\bstatus(?:_code)?[=: ]+|\" )(?P<status>[1-5]\d\d)\b")
 _USER = re.compile(r"\buser(?:_id|Id)?[=:]\s*\"?(?P<user>[\w.@+-]+)")
+# Request ids in text lines: "request_id=abc", "req_id: 12", "requestId=..".
+_REQUEST_ID = re.compile(r"\b(?:request[_-]?id|requestId|req_id|reqId)[=:]\s*\"?(?P<rid>[\w.:/-]{1,100})")
+# Common / combined log format: 127.0.0.1 - - [01/Dec/2026:11:06:52 +0000] "GET /x HTTP/1.1" 500 ...
+_ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" [1-5]\d\d\b')
+_CLF_TIME = re.compile(r"\[(?P<d>\d{2})/(?P<mon>[A-Z][a-z]{2})/(?P<y>\d{4}):(?P<t>\d{2}:\d{2}:\d{2}) (?P<off>[+-]\d{4})\]")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 CHAIN_MARKERS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -131,6 +129,12 @@ class Event:
     request: dict[str, Any] = field(default_factory=dict)
     user_id: str | None = None
     kind: str = "log"  # log | probe | test
+    # An HTTP logger's line written once a request is over (pino-http "request errored", an access line):
+    # it belongs to the error of its request, when there is one (see detect.linking.one_failure_once).
+    http_summary: bool = False
+    # A typed JSON error without a stack groups on the record's own message, as fingerprint v2 always did
+    # (so existing issues keep their fingerprint); its title still shows the error's own message.
+    group_on_message: bool = False
     # Set by grouping:
     fingerprint: str = ""
     template: str = ""
@@ -139,6 +143,10 @@ class Event:
 
     @property
     def title(self) -> str:
+        if self.exception_type and self.group_on_message and self.exception_message:
+            from agent_cli.detect.fingerprint import template
+
+            return f"{self.exception_type}: {template(self.exception_message)}"
         if self.exception_type:
             return f"{self.exception_type}: {self.template}" if self.template else self.exception_type
         return self.template or self.message[:200]
@@ -146,6 +154,8 @@ class Event:
     @property
     def grouping_text(self) -> str:
         """What the template is made of: the exception's own message when there is one."""
+        if self.group_on_message:
+            return self.message
         return self.exception_message if self.exception_type and self.exception_message else self.message
 
     def as_dict(self) -> dict[str, Any]:
@@ -159,7 +169,7 @@ def level_at_least(level: str, minimum: str) -> bool:
 
 
 def _level_word(word: str) -> str:
-    return _LEVEL_WORDS.get(word.upper(), "info")
+    return level_word(word)
 
 
 def parse_frames(lines: list[str]) -> list[Frame]:
@@ -310,56 +320,6 @@ def _strip_prefix(head: str, level_match: re.Match[str] | None) -> str:
     return head.strip()
 
 
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if "." in key:
-            outer, inner = key.split(".", 1)
-            value = d.get(outer)
-            if isinstance(value, dict) and inner in value:
-                return value[inner]
-        elif key in d and d[key] not in (None, ""):
-            return d[key]
-    return None
-
-
-def parse_json_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Fields of a structured log record: level, message, ts, stack text, request, user."""
-    level_value = _first(record, "level", "levelname", "severity", "lvl", "log.level", "log_level")
-    if isinstance(level_value, (int, float)) and not isinstance(level_value, bool):
-        level = _PINO_LEVELS.get(int(level_value) // 10 * 10, "info")
-    elif isinstance(level_value, str):
-        level = _level_word(level_value.strip())
-    else:
-        level = "info"
-    message = _first(record, "message", "msg", "event", "error.message", "err.message")
-    stack = _first(record, "exc_info", "exception", "stack", "stack_trace", "stacktrace", "traceback", "error.stack", "err.stack")
-    if isinstance(stack, dict):
-        stack = stack.get("stack") or stack.get("stacktrace") or json.dumps(stack)
-    request: dict[str, Any] = {}
-    path = _first(record, "path", "url", "route", "request.path", "req.url", "http.path")
-    method = _first(record, "method", "request.method", "req.method", "http.method")
-    status = _first(record, "status", "status_code", "statusCode", "response.status", "res.statusCode", "http.status_code")
-    if isinstance(path, str):
-        request["path"] = path.split("?", 1)[0]
-    if isinstance(method, str):
-        request["method"] = method.upper()
-    if isinstance(status, (int, str)) and str(status).isdigit():
-        request["status"] = int(status)
-    user = _first(record, "user", "user_id", "userId")
-    if isinstance(user, dict):
-        user = user.get("id") or user.get("email")
-    return {
-        "level": level,
-        "message": "" if message is None else str(message),
-        "ts": _first(record, "timestamp", "time", "ts", "@timestamp", "asctime"),
-        "stack": stack if isinstance(stack, str) else None,
-        "request": request,
-        "user": None if user is None else str(user),
-        "exception_type": _first(record, "exc_type", "error.type", "err.type", "exception_type"),
-        "exception_message": _first(record, "err.message", "error.message", "exc_message", "exception_message"),
-    }
-
-
 def _js_exception_message(exc_type: str, field_value: Any, stack_lines: list[str]) -> str | None:
     if isinstance(field_value, str) and field_value:
         return field_value.strip()
@@ -367,6 +327,39 @@ def _js_exception_message(exc_type: str, field_value: Any, stack_lines: list[str
         if text.startswith(exc_type + ":"):
             return text[len(exc_type) + 1:].strip()
     return None
+
+
+def _json_message(message: str, exc_type: Any, exc_message: Any, code: Any) -> str:
+    """The event message of a JSON record: its own message, completed by an untyped error's text.
+
+    Go loggers write `{"msg": "fetch failed", "error": "dial tcp: connection refused"}`: both say what
+    happened. A typed error (pino, bunyan) keeps the record's message here; its type and message are the
+    exception's and make the title. An error with only a Node `code` (bunyan without serializers) adds the code.
+    """
+    if exc_type:
+        return message or (exc_message if isinstance(exc_message, str) else "")
+    extra = exc_message if isinstance(exc_message, str) and exc_message else code if isinstance(code, str) else None
+    if not extra or extra in message:
+        return message
+    return f"{message}: {extra}" if message else extra
+
+
+def _text_time(head: str) -> str | None:
+    """The time at the start of a text line: ISO (offsets converted to UTC) or an access log's [01/Dec/2026:11:06:52 +0000]."""
+    m = _TIMESTAMP.search(head[:64])
+    if m:
+        return iso_to_utc(m["ts"])
+    m = _CLF_TIME.search(head[:200]) if "/" in head[:200] else None
+    if m and m["mon"] in _MONTHS:
+        text = f"{m['y']}-{_MONTHS[m['mon']]:02d}-{m['d']}T{m['t']}{m['off']}"
+        return iso_to_utc(text)
+    return None
+
+
+def _go_frame(func: str, file: str, line: int) -> Frame:
+    vendored = func.startswith(("runtime.", "net/http.", "sync.", "testing.", "go.uber.org/zap")) or bool(_GO_STDLIB.search(file)) \
+        or "@v" in file
+    return Frame(file, line, func, not vendored and not is_vendored(file), "go")
 
 
 def _maybe_exception(text: str) -> bool:
@@ -386,18 +379,20 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
         except ValueError:
             record = None  # a truncated JSON line is read as text
     level_match: re.Match[str] | None = None
+    summary = False
     if record is not None:
         fields = parse_json_record(record)
         level, message, ts = fields["level"], fields["message"], fields["ts"]
         stack_lines = (fields["stack"] or "").split("\n") + lines[1:]
         request, user = fields["request"], fields["user"]
         exc_type = fields["exception_type"]
+        summary = fields["http_summary"]
+        message = _json_message(message, exc_type, fields["exception_message"], fields["error_code"])
     else:
         level_match = _TEXT_LEVEL.search(head[:200])
         level = _level_word(level_match["level"]) if level_match else "info"
         message = _strip_prefix(head, level_match)
-        ts_match = _TIMESTAMP.search(head[:64])
-        ts = ts_match["ts"] if ts_match else None
+        ts = _text_time(head)
         stack_lines = lines
         request = {}
         # Cheap substring checks first: these regexes run for every event.
@@ -409,10 +404,17 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
             request["status"] = int(m["status"])
         m = _USER.search(head) if ("user" in head or "User" in head) else None
         user = m["user"] if m else None
+        m = _REQUEST_ID.search(head) if "equest" in head or "req_id" in head else None
+        if m:
+            request["request_id"] = m["rid"]
+        summary = '" ' in head and bool(_ACCESS_LINE.search(head))
         exc_type = None
     if len(stack_lines) > 1 and any(_PY_GROUP_TB in t for t in stack_lines):
         stack_lines = python_group_lines(stack_lines)
     frames = parse_frames(stack_lines) if len(stack_lines) > 1 else []
+    if not frames and record is not None and fields["stack"]:
+        zap = zap_frames(fields["stack"])
+        frames = [_go_frame(func, file, line) for func, file, line in zap] if zap else []
     py_type, py_msg = _python_exception(stack_lines) if len(stack_lines) > 1 else (None, None)
     go = go_panic(stack_lines) if record is None and len(stack_lines) > 2 and "goroutine " in text else None
     if not go and record is None and "Uncaught " in head:
@@ -437,7 +439,7 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
         pass
     elif py_type:
         exc_type, exc_msg = py_type, py_msg
-    elif record is not None and exc_type and frames:
+    elif record is not None and exc_type:
         # pino's err serializer: {"type", "message", "stack"}; the record's own msg ("request failed") is not the error.
         exc_msg = _js_exception_message(str(exc_type), fields["exception_message"], stack_lines)
     elif not exc_type and _maybe_exception(text[:4000]):
@@ -460,12 +462,15 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
         exc_msg = message[len(exc_type) + 1:].strip()
     if not message and exc_type:
         message = exc_type
+    group_on_message = bool(record is not None and exc_type and not frames and not py_type)
     return Event(
         source=source,
         level=level,
         message=message[:2000],
         raw=raw,
-        ts=str(ts) if ts is not None else None,
+        ts=ts if ts is None or isinstance(ts, str) else str(ts),
+        http_summary=summary,
+        group_on_message=group_on_message,
         exception_type=exc_type,
         exception_message=exc_msg[:2000] if exc_msg else None,
         frames=frames[:100],
