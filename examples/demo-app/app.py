@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import shop
 
+
 def route(path: str) -> tuple[int, dict]:
     """The response (status, JSON body) for GET `path`."""
     if path == "/health":
