@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +32,8 @@ from agent_cli.state import State, utcnow
 SAMPLES_PER_ISSUE = 20
 PATHS_PER_ISSUE = 20
 SOURCE_ERRORS_KEPT = 1000
+PATHS_KEPT = 2 * PATHS_PER_ISSUE  # an issue's old paths plus the smallest new ones fill request_paths
+MAX_5XX_HITS = 10_000  # 5xx (time, path) pairs one issue keeps per scan for the distinct-paths rule
 
 
 @dataclass
@@ -77,35 +79,44 @@ def settle_seconds(settings: Settings) -> float:
     return float(settings.scan.settle_s)
 
 
-def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None) -> SourceRead:
-    """Read one source; an unexpected failure becomes a source error, never a crash of the scan."""
+def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None,
+                into: Aggregator | None = None) -> SourceRead:
+    """Read one source; an unexpected failure becomes a source error, never a crash of the scan.
+
+    With `into`, a file source's events are folded into that aggregator as they are parsed (`read.events`
+    stays empty); other kinds still return their (few) events in `read.events`.
+    """
     try:
         if source.kind == "file":
             return read_file_source(source, settings.repo_path, cursors, from_start=from_start, only=only,
-                                    settle_s=None if from_start else settle_seconds(settings))
+                                    settle_s=None if from_start else settle_seconds(settings), into=into)
         if source.kind == "junit":
             return read_junit_source(source, settings.repo_path, cursors, from_start=from_start, only=only)
         if source.kind == "command":
             return read_command_source(source)
         return read_http_source(source)
     except Exception as exc:  # a source must not take the others down
+        if into is not None:
+            into.clear()  # nothing of a failed source is recorded, as its cursors are not
         return SourceRead(source.name, source.kind, errors=[f"source failed: {type(exc).__name__}: {exc}"])
 
 
-def classify(settings: Settings, event: Event) -> None:
-    event.fingerprint, event.template = fingerprint(event, repo=settings.repo_path)
+def classify(settings: Settings, event: Event, repo: Path | None = None) -> None:
+    """Fingerprint and severity of one event; `repo` saves resolving settings.repo_path once per event."""
+    event.fingerprint, event.template = fingerprint(event, repo=settings.repo_path if repo is None else repo)
     verdict = sev.classify(event, settings.severity.rules)
     event.severity, event.severity_rule = verdict.severity, verdict.rule
 
 
-def _when(event: Event, now: datetime) -> datetime:
+def _parse_when(event: Event) -> datetime | None:
+    """The event's own time, or None when it has none (it is then stamped with the time the scan stores it)."""
     if event.ts:
         try:
             ts = datetime.fromisoformat(event.ts.replace(",", ".").replace(" ", "T", 1))
             return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
         except ValueError:
             pass
-    return now
+    return None
 
 
 def _auto_fixable(settings: Settings, event: Event) -> tuple[bool, str, str | None]:
@@ -133,24 +144,32 @@ def _auto_fixable(settings: Settings, event: Event) -> tuple[bool, str, str | No
 def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     settings, state = run.settings, run.state
     result = ScanResult()
-    reads: list[SourceRead] = []
+    reads: list[tuple[SourceRead, Aggregator]] = []
+    repo = settings.repo_path
     for source in select_sources(settings, source_names):
         cursors = _load_cursors(state, source.name) if source.kind in ("file", "junit") else {}
-        read = read_source(settings, source, cursors)
-        _prepare(settings, read, datetime.now(timezone.utc))
-        reads.append(read)
-        result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": len(read.events), "errors": read.errors}
-        result.events += len(read.events)
+        # Events are folded per fingerprint while they are read: memory follows issues, not events.
+        aggregate = Aggregator(settings, repo)
+        read = read_source(settings, source, cursors, into=aggregate)
+        aggregate.extend(read.events)  # the kinds that return their events (command, http, junit)
+        read.events = []
+        read.errors.extend(aggregate.errors)
+        reads.append((read, aggregate))
+        result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": aggregate.count, "errors": read.errors}
+        result.events += aggregate.count
     now = datetime.now(timezone.utc)
     with state.transaction():
-        for read in reads:
-            _store_source(state, read, now)
-        by_fp: dict[str, list[Event]] = defaultdict(list)
-        for read in reads:
-            for event in read.events:
-                by_fp[event.fingerprint].append(event)
-        for fp, events in by_fp.items():
-            _upsert_guarded(run, fp, events, now, result)
+        for read, aggregate in reads:
+            _store_source(state, read, now, aggregate.count)
+        by_fp: dict[str, Group] = {}
+        for _, aggregate in reads:
+            for fp, group in aggregate.groups.items():
+                if fp in by_fp:
+                    by_fp[fp].merge(group)
+                else:
+                    by_fp[fp] = group
+        for fp, group in by_fp.items():
+            _upsert_guarded(run, fp, group, now, result)
         if result.events or any(s["errors"] for s in result.sources.values()):
             run.audit(
             step="scan",
@@ -168,12 +187,21 @@ def _where(event: Event) -> str:
     return f"{event.path}: line {event.line}" if event.line else event.path
 
 
-def _check_storable(event: Event, now: datetime) -> None:
-    """Raise for a record the issue tables cannot hold (wrong types, a timestamp out of range)."""
-    for name in ("source", "level", "message", "raw", "kind", "fingerprint", "template", "severity", "severity_rule"):
+_TEXT_FIELDS = ("source", "level", "message", "raw", "kind", "fingerprint", "template", "severity", "severity_rule")
+_OPTIONAL_TEXT_FIELDS = ("ts", "path", "exception_type", "exception_message", "user_id")
+_PLAIN = (str, int, bool)
+
+
+def _opt(value: object, kind: type) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+def _check_storable(event: Event) -> datetime | None:
+    """Raise for a record the issue tables cannot hold (wrong types, a timestamp out of range); returns its time."""
+    for name in _TEXT_FIELDS:
         if not isinstance(getattr(event, name), str):
             raise TypeError(f"{name} is {type(getattr(event, name)).__name__}, not text")
-    for name in ("ts", "path", "exception_type", "exception_message", "user_id"):
+    for name in _OPTIONAL_TEXT_FIELDS:
         value = getattr(event, name)
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} is {type(value).__name__}, not text")
@@ -181,22 +209,37 @@ def _check_storable(event: Event, now: datetime) -> None:
         raise TypeError("line is not a number")
     if not isinstance(event.request, dict):
         raise TypeError("request is not an object")
-    when = _when(event, now)
-    if not 1000 <= when.year <= 9998:
+    when = _parse_when(event)
+    if when is not None and not 1000 <= when.year <= 9998:
         raise ValueError(f"timestamp {event.ts!r} out of range")  # inside it, the minute key always formats
-    json.dumps([f.as_dict() for f in event.frames])
-    json.dumps(event.request)
+    for frame in event.frames:  # what json.dumps of Frame.as_dict() needs, without building the dicts
+        if not (isinstance(frame.file, str) and isinstance(frame.function, str) and isinstance(frame.lang, str) and isinstance(frame.in_app, bool)
+                and _opt(frame.line, int) and _opt(frame.column, int) and _opt(frame.mapped_from, str) and _opt(frame.excluded, str)):
+            raise TypeError(f"frame {frame.file!r} has fields of the wrong type")
+    if event.request and not all(isinstance(k, str) and (v is None or type(v) in _PLAIN) for k, v in event.request.items()):
+        json.dumps(event.request)  # nested or unusual values: let json say whether they store
+    return when
+
+
+def _admit(settings: Settings, event: Event, repo: Path) -> datetime | None:
+    """Classify one event and check it can be stored (raises if not); returns its own time, if it has one."""
+    classify(settings, event, repo)
+    return _check_storable(event)
+
+
+def _unstorable(event: Event, exc: BaseException, what: str = "stored") -> str:
+    return f"{_where(event)}: record cannot be {what} ({type(exc).__name__}: {str(exc)[:200]}); skipped"
 
 
 def _prepare(settings: Settings, read: SourceRead, now: datetime) -> None:
     """Classify the events; one that cannot be classified or stored becomes a source error and is dropped."""
     kept: list[Event] = []
+    repo = settings.repo_path
     for event in read.events:
         try:
-            classify(settings, event)
-            _check_storable(event, now)
+            _admit(settings, event, repo)
         except Exception as exc:  # RecursionError included
-            read.errors.append(f"{_where(event)}: record cannot be stored ({type(exc).__name__}: {str(exc)[:200]}); skipped")
+            read.errors.append(_unstorable(event, exc))
             continue
         if sev.not_an_issue(event, settings.severity.rules):
             continue  # a 4xx access line: the client's mistake, not an issue (unless a rule names it)
@@ -204,23 +247,164 @@ def _prepare(settings: Settings, read: SourceRead, now: datetime) -> None:
     read.events = kept
 
 
-def _upsert_guarded(run: Run, fp: str, events: list[Event], now: datetime, result: ScanResult) -> None:
+def _minute(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M")
+
+
+@dataclass
+class Group:
+    """What one scan keeps of one fingerprint's events: counts and a few samples, never every event.
+
+    Times are the events' own; events without one (`untimed`) are stamped with the time the scan stores them.
+    """
+
+    fingerprint: str
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    untimed: int = 0
+    minutes: dict[str, int] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)  # the smallest distinct request paths, enough for request_paths
+    samples: deque[tuple[Event, datetime | None]] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_ISSUE))
+    severity: str = ""  # the worst event's (the first of the worst)
+    severity_rule: str = ""
+    any_5xx: bool = False
+    hits_5xx: list[tuple[datetime | None, str]] = field(default_factory=list)  # (time, path), for the distinct-paths rule
+    by_source: dict[str, int] = field(default_factory=dict)
+
+    def add(self, event: Event, when: datetime | None, api_prefixes: list[str]) -> None:
+        self.count += 1
+        self.by_source[event.source] = self.by_source.get(event.source, 0) + 1
+        if when is None:
+            self.untimed += 1
+        else:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
+            key = _minute(when)
+            self.minutes[key] = self.minutes.get(key, 0) + 1
+        if event.user_id:
+            self.users.add(event.user_id)
+        request = sev.request_of(event)
+        path = request.get("path")
+        if isinstance(path, str):
+            self._add_path(path)
+        if not self.severity or sev.RANK[event.severity] < sev.RANK[self.severity]:
+            self.severity, self.severity_rule = event.severity, event.severity_rule
+        if sev.is_5xx_api(event, api_prefixes):
+            self.any_5xx = True
+            if isinstance(path, str) and len(self.hits_5xx) < MAX_5XX_HITS:
+                self.hits_5xx.append((when, path))
+        self.samples.append((event, when))
+
+    def _add_path(self, path: str) -> None:
+        self.paths.add(path)
+        if len(self.paths) > 4 * PATHS_KEPT:
+            self.paths = set(sorted(self.paths)[:PATHS_KEPT])
+
+    def merge(self, other: Group) -> None:
+        """Fold in a group of the same fingerprint whose events came after this one's."""
+        self.count += other.count
+        for name, n in other.by_source.items():
+            self.by_source[name] = self.by_source.get(name, 0) + n
+        self.untimed += other.untimed
+        if other.first is not None and (self.first is None or other.first < self.first):
+            self.first = other.first
+        if other.last is not None and (self.last is None or other.last > self.last):
+            self.last = other.last
+        for key, n in other.minutes.items():
+            self.minutes[key] = self.minutes.get(key, 0) + n
+        self.users |= other.users
+        for path in other.paths:
+            self._add_path(path)
+        if other.severity and (not self.severity or sev.RANK[other.severity] < sev.RANK[self.severity]):
+            self.severity, self.severity_rule = other.severity, other.severity_rule
+        self.any_5xx = self.any_5xx or other.any_5xx
+        self.hits_5xx.extend(other.hits_5xx[:max(0, MAX_5XX_HITS - len(self.hits_5xx))])
+        self.samples.extend(other.samples)
+
+    def __iter__(self) -> Iterator[Event]:
+        """The sample events, oldest first."""
+        return (event for event, _ in self.samples)
+
+
+class Aggregator:
+    """Events folded per fingerprint as a source is read (see detect.sources: `into`).
+
+    `append` classifies one event; one that cannot be classified or stored becomes an error (its file and
+    line), a 4xx access line is left out, any other is added to its fingerprint's Group. A forked reader
+    fills a `spawn()` of it and sends it back pickled (without the settings); `extend` adds it, in order.
+    """
+
+    def __init__(self, settings: Settings | None, repo: Path | None = None) -> None:
+        self.settings = settings
+        self.repo = repo if repo is not None or settings is None else settings.repo_path
+        self.groups: dict[str, Group] = {}
+        self.errors: list[str] = []
+        self.count = 0
+
+    def append(self, event: Event) -> None:
+        settings = self.settings
+        assert settings is not None and self.repo is not None, "a received aggregator only merges"
+        try:
+            when = _admit(settings, event, self.repo)
+        except Exception as exc:  # RecursionError included
+            self.errors.append(_unstorable(event, exc))
+            return
+        if sev.not_an_issue(event, settings.severity.rules):
+            return  # a 4xx access line: the client's mistake, not an issue (unless a rule names it)
+        group = self.groups.get(event.fingerprint)
+        if group is None:
+            group = self.groups[event.fingerprint] = Group(event.fingerprint)
+        group.add(event, when, settings.severity.api_prefixes)
+        self.count += 1
+
+    def extend(self, other: Aggregator | Iterable[Event]) -> None:
+        if not isinstance(other, Aggregator):
+            for event in other:
+                self.append(event)
+            return
+        for fp, group in other.groups.items():
+            if fp in self.groups:
+                self.groups[fp].merge(group)
+            else:
+                self.groups[fp] = group
+        self.errors.extend(other.errors)
+        self.count += other.count
+
+    def spawn(self) -> Aggregator:
+        return Aggregator(self.settings, self.repo)
+
+    def clear(self) -> None:
+        self.groups, self.errors, self.count = {}, [], 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"groups": self.groups, "errors": self.errors, "count": self.count}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.settings, self.repo = None, None
+        self.groups, self.errors, self.count = state["groups"], state["errors"], state["count"]
+
+
+def _upsert_guarded(run: Run, fp: str, group: Group, now: datetime, result: ScanResult) -> None:
     """One issue's update in a savepoint: if it fails, the rest of the scan still commits and the failure is reported."""
     db = run.state.db
     before = (len(result.new_issues), len(result.updated_issues), len(result.regressions), len(result.ignored))
     db.execute("SAVEPOINT scan_issue")
     try:
-        _upsert_issue(run, fp, events, now, result)
+        _upsert_issue(run, fp, group, now, result)
     except Exception as exc:
         db.execute("ROLLBACK TO SAVEPOINT scan_issue")
         db.execute("RELEASE SAVEPOINT scan_issue")
         del result.new_issues[before[0]:], result.updated_issues[before[1]:], result.regressions[before[2]:], result.ignored[before[3]:]
-        result.events -= len(events)
-        for event in events:
-            if event.source in result.sources:
-                result.sources[event.source]["events"] -= 1
-        for event in events[:20]:
-            reason = f"{_where(event)}: record cannot be stored ({type(exc).__name__}: {str(exc)[:200]}); skipped"
+        result.events -= group.count
+        for name, n in group.by_source.items():
+            if name in result.sources:
+                result.sources[name]["events"] -= n
+        for event in group:  # the samples kept: at most SAMPLES_PER_ISSUE lines named
+            reason = _unstorable(event, exc)
             if event.source in result.sources:
                 result.sources[event.source]["errors"].append(reason)
             db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [utcnow(), event.source, reason[:1000]])
@@ -228,7 +412,7 @@ def _upsert_guarded(run: Run, fp: str, events: list[Event], now: datetime, resul
     db.execute("RELEASE SAVEPOINT scan_issue")
 
 
-def _store_source(state: State, read: SourceRead, now: datetime) -> None:
+def _store_source(state: State, read: SourceRead, now: datetime, events: int | None = None) -> None:
     db = state.db
     stamp = utcnow()
     kept = {c.path for c in read.cursors}
@@ -248,7 +432,7 @@ def _store_source(state: State, read: SourceRead, now: datetime) -> None:
     db.execute(
         "INSERT INTO source_metrics(source, minute, lines, events) VALUES (?, ?, ?, ?) ON CONFLICT(source, minute) "
         "DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events",
-        [read.name, minute, read.lines, len(read.events)],
+        [read.name, minute, read.lines, len(read.events) if events is None else events],
     )
     for reason in read.errors[:100]:
         db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [stamp, read.name, reason[:1000]])
@@ -256,17 +440,18 @@ def _store_source(state: State, read: SourceRead, now: datetime) -> None:
         db.execute("DELETE FROM source_errors WHERE id <= (SELECT MAX(id) FROM source_errors) - ?", [SOURCE_ERRORS_KEPT])
 
 
-def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result: ScanResult) -> None:
+def _upsert_issue(run: Run, fp: str, group: Group, now: datetime, result: ScanResult) -> None:
     db, settings = run.state.db, run.settings
-    times = [_when(e, now) for e in events]
-    first, last = min(times).isoformat(), max(times).isoformat()
-    sample = events[-1]
+    count = group.count
+    first_t = group.first if group.first is not None and not (group.untimed and now < group.first) else now
+    last_t = group.last if group.last is not None and not (group.untimed and now > group.last) else now
+    first, last = first_t.isoformat(), last_t.isoformat()
+    sample = group.samples[-1][0]
     row = db.execute(
         "SELECT id, status, severity, severity_rule, count, request_paths, first_seen, last_seen FROM issues WHERE fingerprint = ?", [fp]
     ).fetchone()
-    worst = min(events, key=lambda e: sev.RANK[e.severity])
-    verdict = sev.Verdict(worst.severity, worst.severity_rule)
-    paths = sorted({p for e in events if isinstance(p := sev.request_of(e).get("path"), str)})
+    verdict = sev.Verdict(group.severity, group.severity_rule)
+    paths = sorted(group.paths)
     stamp = utcnow()
     if row is None:
         fixable, why, culprit = _auto_fixable(settings, sample)
@@ -275,7 +460,7 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
             "status, count, first_seen, last_seen, request_paths, auto_fixable, auto_fixable_reason, culprit, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'detected', ?, ?, ?, ?, ?, ?, ?, ?)",
             [fp, FINGERPRINT_VERSION, sample.title[:300], sample.exception_type, sample.template, sample.source, verdict.severity,
-             verdict.rule, len(events), first, last, json.dumps(paths[:PATHS_PER_ISSUE]), int(fixable), why, culprit, stamp],
+             verdict.rule, count, first, last, json.dumps(paths[:PATHS_PER_ISSUE]), int(fixable), why, culprit, stamp],
         )
         issue_id, status, is_new = int(cur.lastrowid or 0), "detected", True
         old_paths: list[str] = []
@@ -290,14 +475,14 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
         db.execute(
             "UPDATE issues SET count = count + ?, first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?), "
             "request_paths = ?, updated_at = ? WHERE id = ?",
-            [len(events), first, last, json.dumps(merged), stamp, issue_id],
+            [count, first, last, json.dumps(merged), stamp, issue_id],
         )
         if status == "resolved":
             # A recurrence after resolve is a regression: the status moves through transitions (audited as
             # `status:detected`), inside this scan's transaction, so count, status and audit commit together.
-            why = f"regression: resolved issue seen again ({len(events)} events)"
+            why = f"regression: resolved issue seen again ({count} events)"
             transitions.move(run.state, issue_id, "detected", step="scan", reason=why, run_id=run.run_id, expect="resolved",
-                             details={"events": len(events)})
+                             details={"events": count})
             db.execute("UPDATE issues SET regressions = regressions + 1 WHERE id = ?", [issue_id])
             regressions = db.execute("SELECT regressions FROM issues WHERE id = ?", [issue_id]).fetchone()[0]
             run.audit(step="scan", decision="reopened", reason=why, issue_id=issue_id, details={"regressions": regressions})
@@ -305,45 +490,60 @@ def _upsert_issue(run: Run, fp: str, events: list[Event], now: datetime, result:
             status = "detected"
     ignored = status == "ignored"
     # Frequency per minute, users, samples.
-    minutes: dict[str, int] = defaultdict(int)
-    for t in times:
-        minutes[t.strftime("%Y-%m-%dT%H:%M")] += 1
-    for minute, count in minutes.items():
+    minutes = dict(group.minutes)
+    if group.untimed:
+        minutes[_minute(now)] = minutes.get(_minute(now), 0) + group.untimed
+    for minute, n in minutes.items():
         db.execute(
             "INSERT INTO issue_minutes(issue_id, minute, count) VALUES (?, ?, ?) ON CONFLICT(issue_id, minute) DO UPDATE SET count = count + excluded.count",
-            [issue_id, minute, count],
+            [issue_id, minute, n],
         )
-    users = {e.user_id for e in events if e.user_id}
-    for user in users:
+    for user in group.users:
         db.execute("INSERT OR IGNORE INTO issue_users(issue_id, user_id) VALUES (?, ?)", [issue_id, user])
     user_count = db.execute("SELECT COUNT(*) FROM issue_users WHERE issue_id = ?", [issue_id]).fetchone()[0]
-    prefixes = settings.severity.api_prefixes
-    if not ignored and any(sev.is_5xx_api(e, prefixes) for e in events):
+    if not ignored and group.any_5xx:
         peak = _peak_5min(db, issue_id, minutes)
         verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count,
-                               paths_per_5min=sev.peak_paths_5min(events, times, prefixes))
+                               paths_per_5min=_peak_paths_5min([(now if t is None else t, p) for t, p in group.hits_5xx]))
     db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
-    for event, when in list(zip(events, times, strict=True))[-SAMPLES_PER_ISSUE:]:
+    for event, when in group.samples:
         db.execute(
             "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, exception_message, frames, request, user_id, raw) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [issue_id, when.isoformat(), event.source, event.path, event.line, event.level, event.message,
+            [issue_id, (now if when is None else when).isoformat(), event.source, event.path, event.line, event.level, event.message,
              event.exception_type, event.exception_message, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
         )
     db.execute(
         "DELETE FROM events WHERE issue_id = ? AND id NOT IN (SELECT id FROM events WHERE issue_id = ? ORDER BY id DESC LIMIT ?)",
         [issue_id, issue_id, SAMPLES_PER_ISSUE],
     )
-    summary = {"id": issue_id, "severity": verdict.severity, "status": status, "new_events": len(events), "title": sample.title[:300]}
+    summary = {"id": issue_id, "severity": verdict.severity, "status": status, "new_events": count, "title": sample.title[:300]}
     if ignored:
         result.ignored.append(summary)
     elif is_new:
         result.new_issues.append(summary)
         run.audit(step="scan", decision="detected", issue_id=issue_id,
                   reason=f"new issue {verdict.severity} by {verdict.rule}: {sample.title[:200]}",
-                  details={"fingerprint": fp, "events": len(events)})
+                  details={"fingerprint": fp, "events": count})
     else:
         result.updated_issues.append(summary)
+
+
+def _peak_paths_5min(hits: list[tuple[datetime, str]]) -> int:
+    """The most distinct request paths among these 5xx hits (time, path) within any 5 minutes (see severity.peak_paths_5min)."""
+    hits = sorted(hits)
+    window: dict[str, int] = defaultdict(int)
+    peak, start = 0, 0
+    for when, path in hits:
+        window[path] += 1
+        while hits[start][0] <= when - sev.BUSY_WINDOW:
+            old = hits[start][1]
+            window[old] -= 1
+            if not window[old]:
+                del window[old]
+            start += 1
+        peak = max(peak, len(window))
+    return peak
 
 
 def _peak_5min(db: Any, issue_id: int, touched: dict[str, int]) -> int:

@@ -76,9 +76,10 @@ def expand_paths(source: SourceConfig, repo: Path) -> list[Path]:
 
 
 def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
-                  markers: tuple[bytes, ...]) -> tuple[list[Event], BufferScan]:
+                  markers: tuple[bytes, ...], into: Any = None) -> tuple[Any, BufferScan]:
+    """Events of a buffer, appended to `into` (default: a new list; a scan passes an aggregator, see detect.scan)."""
     scanned = scan_buffer(buf, markers, source.min_level, base_offset=base_offset, base_line=base_line, final=final)
-    events: list[Event] = []
+    events: Any = [] if into is None else into
     for block in scanned.blocks:
         try:
             event = parse_block(block.text.decode("utf-8", "replace").rstrip("\r\n"), source=source.name, fmt=source.format)
@@ -94,30 +95,40 @@ def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_of
 
 
 def _events_from_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
-                        markers: tuple[bytes, ...]) -> tuple[list[Event], BufferScan]:
-    """Events of a buffer; a big one is split at a record boundary and half of it parsed in a forked child."""
+                        markers: tuple[bytes, ...], into: Any = None) -> tuple[Any, BufferScan]:
+    """Events of a buffer; a big one is split at a record boundary and half of it parsed in a forked child.
+
+    `into` collects the events (default: a new list). Each half fills a fresh collector of the same kind
+    (`into.spawn()`, a list for a list); the halves are added to `into` in order once both are done.
+    """
     split = safe_split(buf) if can_fork(len(buf)) else None
     if split is None:
-        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers)
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, into=into)
+    target: Any = [] if into is None else into
+    spawn = getattr(target, "spawn", list)
     first_lines = buf.count(b"\n", 0, split)
     mine, theirs = fork_map(
         lambda: _parse_buffer(buf[split:], source, path=path, base_offset=base_offset + split, base_line=base_line + first_lines,
-                              final=final, markers=markers),
+                              final=final, markers=markers, into=spawn()),
         # A new record starts at the split, so everything before it is complete: final=True.
         lambda: _parse_buffer(buf[:split], source, path=path, base_offset=base_offset, base_line=base_line, final=True,
-                              markers=markers),
+                              markers=markers, into=spawn()),
     )
     events, first = mine
     if theirs is None or first.consumed < split:
-        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers)
+        return _parse_buffer(buf, source, path=path, base_offset=base_offset, base_line=base_line, final=final, markers=markers, into=into)
     more, second = theirs
     merged = BufferScan(consumed=split + second.consumed, lines=first.lines + second.lines, skipped=first.skipped + second.skipped)
-    return events + more, merged
+    target.extend(events)
+    target.extend(more)
+    return target, merged
 
 
 def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_start: bool = False,
-              settle_s: float | None = None) -> tuple[list[Event], int, list[str], Cursor | None]:
+              settle_s: float | None = None, into: Any = None) -> tuple[Any, int, list[str], Cursor | None]:
     """New complete lines of one file since `cursor`. Returns (events, lines, errors, new cursor).
+
+    `into` collects the events as they are parsed (default: a new list, returned as `events`).
 
     A last line without a newline is read too once the file has not changed for `settle_s`
     seconds (None: at once, as --dry-run does). The cursor then sits just after it with
@@ -146,7 +157,7 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
                 errors.append(f"{file}: {why}; reading from the start")
             else:
                 offset, line_no, skipping = cursor.offset, cursor.line_no, cursor.skipping
-        events: list[Event] = []
+        events: Any = [] if into is None else into
         lines = 0
         f.seek(offset)
         carry = b""
@@ -171,8 +182,8 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
             buf = carry + chunk
             if not buf:
                 break
-            found, scanned = _events_from_buffer(buf, source, path=str(file), base_offset=carry_offset, base_line=line_no, final=at_eof, markers=markers)
-            events.extend(found)
+            _, scanned = _events_from_buffer(buf, source, path=str(file), base_offset=carry_offset, base_line=line_no, final=at_eof,
+                                             markers=markers, into=events)
             errors.extend(f"{file}: {s}" for s in scanned.skipped)
             lines += scanned.lines
             line_no += scanned.lines
@@ -189,7 +200,7 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
                 break
         if carry and not skipping and (settle_s is None or time.time() - st.st_mtime >= settle_s):
             found, scanned = _events_from_buffer(carry + b"\n", source, path=str(file), base_offset=carry_offset, base_line=line_no,
-                                                 final=True, markers=markers)
+                                                 final=True, markers=markers, into=getattr(events, "spawn", list)())
             if scanned.consumed == len(carry) + 1:
                 events.extend(found)
                 errors.extend(f"{file}: {s}" for s in scanned.skipped)
@@ -312,7 +323,8 @@ def plan_file_reads(files: list[Path], cursors: dict[str, Cursor]) -> tuple[list
 
 
 def read_file_source(source: SourceConfig, repo: Path, cursors: dict[str, Cursor], *, from_start: bool = False, only: Path | None = None,
-                     settle_s: float | None = None) -> SourceRead:
+                     settle_s: float | None = None, into: Any = None) -> SourceRead:
+    """The source's new lines; events go to `result.events`, or to `into` as they are parsed (a scan's aggregator)."""
     result = SourceRead(source.name, source.kind)
     files = [only] if only is not None else expand_paths(source, repo)
     if not files:
@@ -325,11 +337,12 @@ def read_file_source(source: SourceConfig, repo: Path, cursors: dict[str, Cursor
         if note:
             result.errors.append(note)
         try:
-            events, lines, errors, cursor = read_file(source, file, start, from_start=from_start, settle_s=settle_s)
+            events, lines, errors, cursor = read_file(source, file, start, from_start=from_start, settle_s=settle_s, into=into)
         except Exception as exc:  # one file must not take the source's other files down
             result.errors.append(f"{file}: cannot be read: {type(exc).__name__}: {str(exc)[:200]}")
             continue
-        result.events.extend(events)
+        if into is None:
+            result.events.extend(events)
         result.lines += lines
         result.errors.extend(errors)
         if cursor is not None and keep:
