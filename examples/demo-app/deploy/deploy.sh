@@ -39,6 +39,9 @@ case $DEPLOY_REMOTE in
     /* | *:*) ;;
     *) DEPLOY_REMOTE=$BASE/$DEPLOY_REMOTE ;;
 esac
+# From here on git works on the checkout only, whatever repository the caller's
+# environment points at (a hook or a worktree may export these).
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY
 PORT=$(env_port)
 LOG=${APP_LOG:-$ENV_DIR/logs/app.log}
 CHECKOUT=$ENV_DIR/app
