@@ -75,7 +75,7 @@ def eventually(check, tries: int = 300, pause: float = 0.1):
 
 
 def copy_demo(dest: Path, scenario: str | None = None) -> Path:
-    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "logs", ".deploy", ".agent"))
+    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "logs", ".deploy", ".agent"))
     if scenario:
         shutil.copy(SCENARIOS / f"{scenario}.py", dest / "shop.py")
     return dest
