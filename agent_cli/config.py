@@ -241,7 +241,11 @@ class EnvironmentConfig(_Section):
     max_consecutive_errors: int = Field(4, ge=1)
     max_error_rate_increase_pct: float = Field(50.0, ge=0)
     max_latency_factor: float = Field(2.0, gt=0)
+    min_successful_samples: int = Field(3, ge=1)  # fewer at the window's end -> inconclusive (a person decides)
+    min_requests: int = Field(20, ge=0)  # fewer lines in the window -> the error-rate check is inconclusive, never failed
     rollback_verify_s: int = Field(120, ge=0)
+    post_fix_watch_h: float = Field(24.0, ge=0)  # a recurrence after resolve reopens the issue as a regression of the fix
+    sources: list[str] = []  # the log sources of this environment (names); empty = every non-http source
 
 
 # Defaults per environment name; a user's table overrides key by key.
@@ -301,7 +305,22 @@ class Settings(BaseSettings):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate source name(s): {', '.join(dupes)}")
+        for env_name, env in self.environments.items():
+            unknown = sorted(set(env.sources) - set(names))
+            if unknown:
+                raise ValueError(f"environments.{env_name}.sources names no source: {', '.join(unknown)}")
         return self
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The named environment's settings; a usage error (exit 2) when it is not configured."""
+        if name not in self.environments:
+            raise ConfigError(f"no environment {name!r} (configured: {', '.join(sorted(self.environments)) or 'none'})")
+        return self.environments[name]
+
+    def environment_sources(self, name: str) -> list[str]:
+        """The log sources whose lines belong to environment `name`: its list, else every non-http source."""
+        env = self.environment(name)
+        return list(env.sources) or [s.name for s in self.sources if s.kind != "http"]
 
     # Resolved locations, filled in by load_settings (not config keys).
     _config_path: Path | None = None

@@ -133,6 +133,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     return b"", b""
 
 
+class MergeConflict(GitError):
+    def __init__(self, message: str, *, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class PushRejected(GitError):
+    def __init__(self, message: str, *, kind: str, remote_said: list[str]) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.remote_said = remote_said
+
+
+def committer_env(committer: str) -> dict[str, str]:
+    """Author and committer variables for `[agent] committer` ("name <email>")."""
+    name, _, rest = committer.partition("<")
+    email = rest.rstrip(">").strip() or "agent-cli@localhost"
+    name = name.strip() or "agent-cli"
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+
 @dataclass
 class Commit:
     sha: str
@@ -256,6 +277,131 @@ class GitRepo:
     def create_branch(self, branch: str, sha: str) -> None:
         """refs/heads/`branch` at `sha`; fails if it already exists (never moves someone's branch)."""
         self.run("update-ref", f"refs/heads/{branch}", sha, "0" * 40)
+
+    # --- remotes, merges and reverts (release) ----------------------------------------------------
+
+    def fetch_branch(self, remote: str, branch: str) -> str | None:
+        """`remote`'s `branch` head, fetched into refs/remotes/<remote>/<branch>; None when the remote has no such branch."""
+        try:
+            self.run("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        except GitError as exc:
+            if "couldn't find remote ref" in exc.stderr.lower():
+                return None
+            raise
+        return self.resolve(f"refs/remotes/{remote}/{branch}")
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self.run("merge-base", "--is-ancestor", ancestor, descendant)
+            return True
+        except GitError as exc:
+            if exc.returncode == 1:
+                return False
+            raise
+
+    def parents(self, sha: str) -> list[str]:
+        return self.run("rev-list", "--parents", "-n", "1", sha).split()[1:]
+
+    def commits_between(self, old: str, new: str) -> list[str]:
+        """The commits reachable from `new` and not from `old`, oldest first."""
+        return self.run("rev-list", "--reverse", f"{old}..{new}").split()
+
+    def message(self, sha: str) -> str:
+        return self.run("log", "-1", "--format=%B", sha)
+
+    def add_worktree(self, path: Path, sha: str) -> "GitRepo":
+        """A detached work tree at `sha` beside this repository; no hooks run (they would run outside any sandbox)."""
+        from agent_cli.paths import ensure_private_dir
+
+        ensure_private_dir(path.parent)
+        self.run("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", str(path), sha)
+        return GitRepo(path, self.timeout_s)
+
+    def remove_worktree(self, path: Path) -> None:
+        import shutil
+
+        try:
+            self.run("worktree", "remove", "--force", str(path))
+        except GitError:
+            shutil.rmtree(path, ignore_errors=True)
+        self.run("worktree", "prune")
+
+    def merge(self, sha: str, message: str, env: dict[str, str]) -> str:
+        """In this work tree: merge `sha` into HEAD as a merge commit; the new HEAD. MergeConflict names the files."""
+        try:
+            self.run("-c", "core.hooksPath=/dev/null", "merge", "--no-ff", "--no-edit", "-m", message, sha, env=env)
+        except GitError as exc:
+            self._abort_conflict("merge", exc)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def revert(self, shas: list[str], message: str, env: dict[str, str]) -> str:
+        """In this work tree: one commit undoing `shas` (newest first; merge commits against their first parent)."""
+        try:
+            for sha in shas:
+                mainline = ["-m", "1"] if len(self.parents(sha)) > 1 else []
+                self.run("-c", "core.hooksPath=/dev/null", "revert", "--no-commit", *mainline, sha, env=env)
+        except GitError as exc:
+            self._abort_conflict("revert", exc)
+        return self.commit_staged(message, env)
+
+    def restore_tree(self, ref: str, message: str, env: dict[str, str]) -> str:
+        """A commit on HEAD whose content is `ref`'s: every change after `ref` undone, merges included, no conflict possible."""
+        tree = self.run("rev-parse", f"{ref}^{{tree}}").strip()
+        head = self.run("rev-parse", "HEAD").strip()
+        return self.commit_tree(tree, head, message, env)
+
+    def commit_staged(self, message: str, env: dict[str, str]) -> str:
+        self.run("-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message, env=env)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def _abort_conflict(self, verb: str, exc: GitError) -> None:
+        files = [f for f in self.run("diff", "--name-only", "--diff-filter=U").split("\n") if f]
+        try:
+            self.run(verb, "--abort")
+        except GitError:
+            pass
+        if files:
+            raise MergeConflict(f"git {verb} conflicts in {', '.join(files[:20])}", files=files) from None
+        raise exc
+
+    def push(self, remote: str, sha: str, branch: str, *, lease: str | None = None) -> None:
+        """Point `remote`'s `branch` at `sha`: a fast-forward, or with `lease` a force-with-lease over that old head.
+
+        PushRejected says why: the branch moved (`moved`), a hook or the server refused (`refused`, with its message).
+        """
+        args = ["push", "--porcelain", remote]
+        if lease is not None:
+            args += [f"--force-with-lease=refs/heads/{branch}:{lease}", f"+{sha}:refs/heads/{branch}"]
+        else:
+            args.append(f"{sha}:refs/heads/{branch}")
+        try:
+            self.run(*args)
+        except GitError as exc:
+            if exc.timed_out:
+                raise
+            text = exc.stderr + "\n" + str(exc)
+            said = [ln[len("remote:"):].strip() for ln in exc.stderr.splitlines() if ln.startswith("remote:") and ln[7:].strip()]
+            lowered = text.lower()
+            if any(k in lowered for k in ("non-fast-forward", "fetch first", "stale info", "[rejected]")):
+                raise PushRejected(f"push to {remote}/{branch} rejected: the branch moved", kind="moved", remote_said=said) from None
+            if said or "remote rejected" in lowered or "hook declined" in lowered:
+                why = "; ".join(said) or _summary(exc.stderr)
+                raise PushRejected(f"push to {remote}/{branch} refused by the remote: {why}"[:800], kind="refused", remote_said=said) from None
+            raise
+
+    def changed_lines(self, old: str, new: str) -> dict[str, list[tuple[int, int]]]:
+        """Per file, the line ranges (first, last) of `new` that differ from `old`."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        current = ""
+        for line in self.run("diff", "--no-renames", "-U0", old, new).split("\n"):
+            if line.startswith("+++ "):
+                current = line[6:] if line.startswith("+++ b/") else ""
+            elif line.startswith("@@") and current:
+                m = re.search(r"\+(\d+)(?:,(\d+))?", line)
+                if m:
+                    first, n = int(m.group(1)), int(m.group(2) or 1)
+                    out.setdefault(current, []).append((first, first + max(n, 1) - 1))
+        return out
 
     def changed_files(self, old: str, new: str) -> list[str]:
         return [f for f in self.run("diff", "--name-only", "--no-renames", old, new).split("\n") if f]

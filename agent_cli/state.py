@@ -419,6 +419,7 @@ def m005_fix_evidence(db: sqlite_utils.Database) -> None:
 def m006_release(db: sqlite_utils.Database) -> None:
     statements = [
         # A deployment: which commits went where, what the environment looked like before, and the verdicts since.
+        "ALTER TABLE deployments ADD COLUMN kind TEXT NOT NULL DEFAULT 'deploy'",  # deploy | rollback (a responder's, with no deployment)
         "ALTER TABLE deployments ADD COLUMN branch TEXT",
         "ALTER TABLE deployments ADD COLUMN remote TEXT",
         "ALTER TABLE deployments ADD COLUMN fix_sha TEXT",  # the fix commit; `sha` is the environment branch head it produced

@@ -23,8 +23,9 @@ ALLOWED: dict[str, frozenset[str]] = {
                             "detected"}),
     "awaiting_approval": frozenset({"fix_ready", "staging", "production", "needs_human", "resolved", "ignored", "detected"}),
     "staging": frozenset({"fix_ready", "production", "rolled_back", "needs_human", "resolved", "ignored", "detected"}),
-    "production": frozenset({"resolved", "rolled_back", "needs_human", "ignored", "detected"}),
-    "resolved": frozenset({"detected", "ignored"}),  # a recurrence reopens it as a regression
+    "production": frozenset({"resolved", "rolled_back", "needs_human", "ignored", "detected", "staging"}),  # staging: its deploy failed
+    # A recurrence reopens it as a regression; a responder may still roll its fix back.
+    "resolved": frozenset({"detected", "ignored", "rolled_back"}),
     "rolled_back": frozenset({"diagnosed", "fix_ready", "needs_human", "resolved", "ignored", "detected"}),
     "needs_human": frozenset({"diagnosed", "fix_ready", "needs_human", "resolved", "ignored", "detected"}),
     "ignored": frozenset({"detected"}),  # only un-ignoring

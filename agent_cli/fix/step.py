@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_cli.config import Settings
 from agent_cli.controls import ensure_not_paused
 from agent_cli.errors import AgentError, PolicyRefused
 from agent_cli.fix import integrity, worktree
@@ -22,7 +21,7 @@ from agent_cli.fix.cleanup import cleanup
 from agent_cli.fix.message import commit_message
 from agent_cli.fix.strategies import AttemptFailed, plan_strategies
 from agent_cli.fix.validate import CommandResult
-from agent_cli.gitrepo import GitError, GitRepo
+from agent_cli.gitrepo import GitError, GitRepo, committer_env
 from agent_cli.issues import show_issue
 from agent_cli.redact import redact
 from agent_cli.runner import Run
@@ -65,14 +64,6 @@ def check_fix_rate(run: Run) -> None:
     used = run.state.fixes_committed_last_hour()
     if used >= limit:
         raise PolicyRefused(f"{used} fixes committed in the last hour", rule="policy.max_fixes_per_hour")
-
-
-def _committer_env(settings: Settings) -> dict[str, str]:
-    raw = settings.agent.committer
-    name, _, rest = raw.partition("<")
-    email = rest.rstrip(">").strip() or "agent-cli@localhost"
-    name = name.strip() or "agent-cli"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
 
 
 # --- the step ------------------------------------------------------------------------------------
@@ -216,7 +207,7 @@ def _commit(run: Run, git: GitRepo, issue: dict[str, Any], diagnosis: dict[str, 
     settings = run.settings
     message = commit_message(issue=issue, diagnosis=diagnosis, summary=built.proposal.summary, how=built.proposal.how, files=attempt.files,
                              validation=[CommandResult.from_dict(v) for v in attempt.validation], confidence=attempt.confidence or 0)
-    sha = git.commit_tree(built.tree, base_sha, redact(message, emails=settings.diagnose.redact_emails), _committer_env(settings))
+    sha = git.commit_tree(built.tree, base_sha, redact(message, emails=settings.diagnose.redact_emails), committer_env(settings.agent.committer))
     git.create_branch(branch, sha)
     attempt.files = git.changed_files(base_sha, sha)
     result.sha, result.branch = sha, branch

@@ -6,12 +6,10 @@ cache directory), in a directory namespaced by repository.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from agent_cli.config import Settings
 from agent_cli.gitrepo import GitError, GitRepo
-from agent_cli.paths import ensure_private_dir
 
 BRANCH_PREFIX = "agent/fix-"
 
@@ -36,18 +34,11 @@ def base_ref(git: GitRepo, settings: Settings) -> tuple[str, str]:
 
 def add(git: GitRepo, path: Path, base_sha: str) -> GitRepo:
     """A detached tree at `base_sha`: validation runs here; branches are made from gated objects, never from it."""
-    ensure_private_dir(path.parent)
-    # No hooks: a checkout hook would run with the agent's own environment, outside any sandbox.
-    git.run("-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach", str(path), base_sha)
-    return GitRepo(path)
+    return git.add_worktree(path, base_sha)
 
 
 def remove(git: GitRepo, path: Path) -> None:
-    try:
-        git.run("worktree", "remove", "--force", str(path))
-    except GitError:
-        shutil.rmtree(path, ignore_errors=True)
-    git.run("worktree", "prune")
+    git.remove_worktree(path)
 
 
 def delete_branch(git: GitRepo, branch: str) -> None:
