@@ -59,4 +59,13 @@ def find_suspects(git: GitRepo, *, culprit: dict[str, Any] | None, files: list[s
             note(commit, TIER_FILE)
     except GitError:
         pass
-    return sorted(found.values(), key=lambda e: (e["tier"], e["authored_at"]), reverse=True)
+    # Commits made in the same second (a script, a rebase) are ordered by history: the descendant is the newer change.
+    depth = {sha: _depth(git, sha) for sha in list(found)[:50]} if len({e["authored_at"] for e in found.values()}) < len(found) else {}
+    return sorted(found.values(), key=lambda e: (e["tier"], e["authored_at"], depth.get(e["sha"], 0)), reverse=True)
+
+
+def _depth(git: GitRepo, sha: str) -> int:
+    try:
+        return int(git.run("rev-list", "--count", sha).strip() or 0)
+    except (GitError, ValueError):
+        return 0
