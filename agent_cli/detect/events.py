@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent_cli.detect import logcat
 from agent_cli.detect.jsonlog import iso_to_utc, level_word, parse_json_record, zap_frames
 from agent_cli.paths import is_vendored
 
@@ -182,7 +183,8 @@ def parse_frames(lines: list[str]) -> list[Frame]:
         m = _JAVA_FRAME.match(text)
         if m and m["file"].endswith((".java", ".kt", ".scala", ".groovy")):
             func = m["func"]
-            vendored = func.startswith(("java.", "javax.", "sun.", "jdk.", "kotlin.", "scala."))
+            vendored = func.startswith(("java.", "javax.", "sun.", "jdk.", "kotlin.", "scala.", "android.", "androidx.", "com.android.",
+                                        "dalvik.", "libcore.", "com.google.android."))
             frames.append(Frame(m["file"], int(m["line"]) if m["line"] else None, func, not vendored, "java"))
             continue
         m = _DOTNET_FRAME.match(text) if "at " in text and ")" in text else None
@@ -362,6 +364,18 @@ def _go_frame(func: str, file: str, line: int) -> Frame:
     return Frame(file, line, func, not vendored and not is_vendored(file), "go")
 
 
+def _logcat_event(found: tuple[str, str, str | None, list[str]], raw: str, source: str) -> Event:
+    """An Android logcat record: its messages (prefixes taken off) read as text, level and time from logcat."""
+    level, tag, ts, body = found
+    event = parse_block("\n".join(body), source=source, fmt="text")
+    event.raw, event.level, event.ts = raw, level, ts
+    if event.exception_type:  # "FATAL EXCEPTION: main" says less than the exception under it
+        event.message = f"{event.exception_type}: {event.exception_message}" if event.exception_message else event.exception_type
+    elif tag:
+        event.message = f"{tag}: {event.message}"[:2000]
+    return event
+
+
 def _maybe_exception(text: str) -> bool:
     return "rror" in text or "xception" in text or "Fault" in text
 
@@ -371,6 +385,10 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
     raw = text[:RAW_LIMIT]
     lines = text.split("\n")
     head = lines[0]
+    if fmt != "json" and logcat.maybe_logcat(head):
+        found = logcat.split(lines)
+        if found is not None:
+            return _logcat_event(found, raw, source)
     record: dict[str, Any] | None = None
     if fmt != "text" and head.lstrip().startswith("{"):
         try:

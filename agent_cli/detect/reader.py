@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_cli.detect import logcat
 from agent_cli.detect.events import CHAIN_MARKERS, LEVEL_RANK, python_traceback_complete
 
 MAX_BLOCK_LINES = 400
@@ -173,11 +174,15 @@ def _continues_other(buf: bytes, pos: int, end: int, line: bytes, prev: bytes, c
     return False
 
 
-def _extend(buf: bytes, head: int, end: int) -> int:
-    """End of the record whose first line starts at `head`."""
+def _extend(buf: bytes, head: int, end: int, in_logcat: bool = False) -> int:
+    """End of the record whose first line starts at `head`. `in_logcat`: the buffer is Android logcat output."""
     pos = _line_end(buf, head, end)
     if buf.startswith(b"{", head):
         return pos  # a JSON line is a whole record
+    if in_logcat:
+        found = logcat.record_end(buf, head, end)
+        if found is not None:
+            return found
     first = buf[head:pos]
     in_tb = _PY_TB in first  # also after a log prefix on the same line
     in_go = bool(_GO_HEAD.search(first))
@@ -261,8 +266,10 @@ def _starts_for(buf: bytes, end: int, markers: tuple[bytes, ...]) -> set[int]:
     return {buf.rfind(b"\n", 0, stop) + 1 for stop in ends if stop <= end}
 
 
-def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str) -> list[int]:
+def candidate_line_starts(buf: bytes, end: int, markers: tuple[bytes, ...], min_level: str, in_logcat: bool = False) -> list[int]:
     starts = _starts_for(buf, end, markers)
+    if in_logcat:  # logcat lines carry a priority letter, not a level word
+        starts |= logcat.candidate_starts(buf, end, min_level)
     if b'"level":' in buf[:4096] or b'"level": ' in buf[:4096]:
         floor = _NUMERIC_MIN[min_level]
         for m in _NUMERIC_LEVEL.finditer(buf, 0, end):
@@ -285,13 +292,14 @@ def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_
     consumed_until = 0
     counted_to, line_at = 0, base_line
     hold_back: int | None = None
-    for ls in candidate_line_starts(buf, end, markers, min_level):
+    in_logcat = logcat.sniff(buf)
+    for ls in candidate_line_starts(buf, end, markers, min_level, in_logcat):
         if ls < consumed_until:
             continue
         head = _head_of(buf, ls, consumed_until) if _is_indented(buf, ls) else ls
         if head < consumed_until:
             continue
-        block_end = _extend(buf, head, end)
+        block_end = _extend(buf, head, end, in_logcat)
         text = buf[head:block_end]
         if block_end >= end:
             complete = final and python_traceback_complete(text.decode("utf-8", "replace").rstrip("\n").split("\n"))
