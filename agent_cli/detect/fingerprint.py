@@ -62,16 +62,30 @@ def template(message: str) -> str:
     return text
 
 
+_FRAME_KEYS: dict[tuple[str, str], str] = {}
+_DIGESTS: dict[str, str] = {}
+
+
 def _frame_key(frame: Frame) -> str:
+    key = (frame.file, frame.function)
+    found = _FRAME_KEYS.get(key)
+    if found is None:
+        if len(_FRAME_KEYS) >= _CACHE_MAX:
+            _FRAME_KEYS.clear()
+        found = _FRAME_KEYS[key] = _frame_key_of(frame.file, frame.function)
+    return found
+
+
+def _frame_key_of(file: str, function: str) -> str:
     # Module/function, never line numbers: an edit above the bug must not regroup it.
-    path = frame.file.replace("\\", "/")
+    path = file.replace("\\", "/")
     for marker in ("/app/", "/var/task/", "/src/", "/srv/"):
         if marker in path:
             path = path.rsplit(marker, 1)[1]
     parts = path.split("/")
     short = "/".join(parts[-2:])
     short = re.sub(r"\.(py|js|mjs|cjs|ts|tsx|jsx|java|kt|rb|go)$", "", short)
-    return f"{short}:{frame.function}"
+    return f"{short}:{function}"
 
 
 def resolve_event_frames(event: Event, repo: Path | None = None) -> None:
@@ -110,5 +124,13 @@ def fingerprint(event: Event, repo: Path | None = None) -> tuple[str, str]:
             basis = "exc|" + event.exception_type + "|" + tmpl
     else:
         basis = f"msg|{event.kind}|{event.level if event.level in ('warning',) else 'error+' if event.level in ('error', 'critical') else event.level}|{tmpl}"
-    digest = hashlib.sha1(f"{_SALT}|{basis}".encode("utf-8", "replace")).hexdigest()[:16]
-    return digest, tmpl
+    return _digest(basis), tmpl
+
+
+def _digest(basis: str) -> str:
+    found = _DIGESTS.get(basis)
+    if found is None:
+        if len(_DIGESTS) >= _CACHE_MAX:
+            _DIGESTS.clear()
+        found = _DIGESTS[basis] = hashlib.sha1(f"{_SALT}|{basis}".encode("utf-8", "replace")).hexdigest()[:16]
+    return found

@@ -198,6 +198,29 @@ def _opt(value: object, kind: type) -> bool:
 
 def _check_storable(event: Event) -> datetime | None:
     """Raise for a record the issue tables cannot hold (wrong types, a timestamp out of range); returns its time."""
+    e = event
+    if not (type(e.source) is str and type(e.level) is str and type(e.message) is str and type(e.raw) is str  # noqa: E721
+            and type(e.kind) is str and type(e.fingerprint) is str and type(e.template) is str and type(e.severity) is str  # noqa: E721
+            and type(e.severity_rule) is str and (e.ts is None or type(e.ts) is str) and (e.path is None or type(e.path) is str)  # noqa: E721
+            and (e.exception_type is None or type(e.exception_type) is str)  # noqa: E721
+            and (e.exception_message is None or type(e.exception_message) is str)  # noqa: E721
+            and (e.user_id is None or type(e.user_id) is str) and (e.line is None or type(e.line) is int)  # noqa: E721
+            and type(e.request) is dict):  # noqa: E721
+        _check_types(event)  # the common case is all plain; only a suspect record pays for the named checks
+    when = _parse_when(event)
+    if when is not None and not 1000 <= when.year <= 9998:
+        raise ValueError(f"timestamp {event.ts!r} out of range")  # inside it, the minute key always formats
+    for frame in event.frames:  # what json.dumps of Frame.as_dict() needs, without building the dicts
+        if not (isinstance(frame.file, str) and isinstance(frame.function, str) and isinstance(frame.lang, str) and isinstance(frame.in_app, bool)
+                and _opt(frame.line, int) and _opt(frame.column, int) and _opt(frame.mapped_from, str) and _opt(frame.excluded, str)):
+            raise TypeError(f"frame {frame.file!r} has fields of the wrong type")
+    if event.request and not all(isinstance(k, str) and (v is None or type(v) in _PLAIN) for k, v in event.request.items()):
+        json.dumps(event.request)  # nested or unusual values: let json say whether they store
+    return when
+
+
+def _check_types(event: Event) -> None:
+    """The field that is not what the tables store, named (str subclasses pass, as they store as text)."""
     for name in _TEXT_FIELDS:
         if not isinstance(getattr(event, name), str):
             raise TypeError(f"{name} is {type(getattr(event, name)).__name__}, not text")
@@ -209,16 +232,6 @@ def _check_storable(event: Event) -> datetime | None:
         raise TypeError("line is not a number")
     if not isinstance(event.request, dict):
         raise TypeError("request is not an object")
-    when = _parse_when(event)
-    if when is not None and not 1000 <= when.year <= 9998:
-        raise ValueError(f"timestamp {event.ts!r} out of range")  # inside it, the minute key always formats
-    for frame in event.frames:  # what json.dumps of Frame.as_dict() needs, without building the dicts
-        if not (isinstance(frame.file, str) and isinstance(frame.function, str) and isinstance(frame.lang, str) and isinstance(frame.in_app, bool)
-                and _opt(frame.line, int) and _opt(frame.column, int) and _opt(frame.mapped_from, str) and _opt(frame.excluded, str)):
-            raise TypeError(f"frame {frame.file!r} has fields of the wrong type")
-    if event.request and not all(isinstance(k, str) and (v is None or type(v) in _PLAIN) for k, v in event.request.items()):
-        json.dumps(event.request)  # nested or unusual values: let json say whether they store
-    return when
 
 
 def _admit(settings: Settings, event: Event, repo: Path) -> datetime | None:
@@ -248,7 +261,8 @@ def _prepare(settings: Settings, read: SourceRead, now: datetime) -> None:
 
 
 def _minute(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M")
+    """`%Y-%m-%dT%H:%M` of the time as written (years 1000-9998 only, see _check_storable)."""
+    return when.isoformat()[:16]
 
 
 @dataclass
@@ -287,11 +301,10 @@ class Group:
             self.minutes[key] = self.minutes.get(key, 0) + 1
         if event.user_id:
             self.users.add(event.user_id)
-        request = sev.request_of(event)
-        path = request.get("path")
-        if isinstance(path, str):
+        path = sev.request_of(event).get("path")
+        if isinstance(path, str) and path not in self.paths:
             self._add_path(path)
-        if not self.severity or sev.RANK[event.severity] < sev.RANK[self.severity]:
+        if not self.severity or (event.severity != self.severity and sev.RANK[event.severity] < sev.RANK[self.severity]):
             self.severity, self.severity_rule = event.severity, event.severity_rule
         if sev.is_5xx_api(event, api_prefixes):
             self.any_5xx = True

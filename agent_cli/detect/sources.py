@@ -19,10 +19,11 @@ from typing import Any
 
 from agent_cli.config import SourceConfig
 from agent_cli.detect.events import Event, Frame, level_at_least, parse_block, parse_frames
+from agent_cli.detect.linking import FailureFolder
 from agent_cli.detect.parallel import can_fork, fork_map, safe_split
 from agent_cli.detect.reader import MAX_LINE_BYTES, BufferScan, markers_for, scan_buffer
 
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024  # a chunk's candidate lines and records are held at once: this bounds them
 HEAD_BYTES = 64
 MAX_JUNIT_BYTES = 64 * 1024 * 1024
 MAX_COMMAND_OUTPUT = 256 * 1024 * 1024
@@ -333,20 +334,21 @@ def read_file_source(source: SourceConfig, repo: Path, cursors: dict[str, Cursor
         plan: list[tuple[Path, Cursor | None, bool, str | None]] = [(f, cursors.get(str(f)), True, None) for f in files]
     else:
         plan, result.forget = plan_file_reads(files, dict(cursors))
+    # Records of one failure written by several loggers (a stack on stderr, the JSON line, the HTTP logger's) count once.
+    folder = FailureFolder(into if into is not None else result.events, many_writers=len(plan) > 1)
     for file, start, keep, note in plan:
         if note:
             result.errors.append(note)
         try:
-            events, lines, errors, cursor = read_file(source, file, start, from_start=from_start, settle_s=settle_s, into=into)
+            events, lines, errors, cursor = read_file(source, file, start, from_start=from_start, settle_s=settle_s, into=folder)
         except Exception as exc:  # one file must not take the source's other files down
             result.errors.append(f"{file}: cannot be read: {type(exc).__name__}: {str(exc)[:200]}")
             continue
-        if into is None:
-            result.events.extend(events)
         result.lines += lines
         result.errors.extend(errors)
         if cursor is not None and keep:
             result.cursors.append(cursor)
+    folder.flush()
     return result
 
 
