@@ -369,7 +369,7 @@ class GitRepo:
 
         PushRejected says why: the branch moved (`moved`), a hook or the server refused (`refused`, with its message).
         """
-        args = ["push", "--porcelain", remote]
+        args = ["push", remote]
         if lease is not None:
             args += [f"--force-with-lease=refs/heads/{branch}:{lease}", f"+{sha}:refs/heads/{branch}"]
         else:

@@ -1,8 +1,9 @@
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from agent_cli.cli._context import app_context, not_implemented
+from agent_cli.cli._context import app_context
+from agent_cli.cli._render import Output
 
 app = typer.Typer()
 
@@ -11,13 +12,37 @@ app = typer.Typer()
 def rollback_command(
     ctx: typer.Context,
     env: str = typer.Option("production", "--env", help="Environment to roll back."),
-    to: Optional[str] = typer.Option(None, "--to", help="Revert to this ref instead of the last agent deployment."),
-    force: bool = typer.Option(False, "--force", help="Skip pause and policy (never the audit); wait for the lock."),
-    reason: str = typer.Option("", "--reason", help="Why; recorded in the audit log."),
-    lock_timeout: float = typer.Option(60.0, "--lock-timeout", help="With --force: seconds to wait for the run lock."),
+    to: Optional[str] = typer.Option(None, "--to", help="Revert every commit after this ref (hand-pushed ones included)."),
+    force: bool = typer.Option(False, "--force", help="Run while paused and skip policy (never the lock or the audit)."),
+    reason: str = typer.Option("", "--reason", help="Why; recorded in the audit log and the incident report."),
+    strategy: str = typer.Option("revert", "--strategy", help="revert (a revert commit pushed forward) or reset (force-with-lease)."),
+    lock_timeout: float = typer.Option(600.0, "--lock-timeout", help="With --force: seconds to wait for the run lock."),
 ) -> None:
-    """Revert the last agent deployment (or to REF)."""
-    # An incident responder's forced rollback queues behind a running cycle
-    # instead of failing with 75.
-    with app_context(ctx).locked_run("rollback", lock_timeout=lock_timeout if force else 0):
-        not_implemented("rollback")
+    """Revert the last agent deployment in an environment (or every commit after REF), then check health is back.
+
+    Example: agent rollback --env production --force --reason "checkout errors"
+    """
+    from agent_cli.controls import ensure_not_paused
+    from agent_cli.release import rollback
+
+    appctx = app_context(ctx)
+    # An incident responder's forced rollback queues behind a running cycle instead of failing with 75.
+    with appctx.locked_run("rollback", lock_timeout=lock_timeout if force else 0) as run:
+        if not force:
+            ensure_not_paused(run.state, "rollback")
+        else:
+            run.audit(step="rollback", decision="forced", reason=f"--force on {env}: pause and policy skipped; {reason or 'no reason given'}",
+                      details={"env": env, "to": to})
+        result = rollback(run, env, to=to, reason=reason, strategy=strategy)
+    appctx.out.result(result, lambda: _render(appctx.out, result))
+
+
+def _render(out: Output, r: dict[str, Any]) -> None:
+    if r["status"] == "nothing_to_do":
+        out.line(f"nothing to roll back: {r['reason']}")
+        return
+    out.line(f"{r['env']}: {r['status']}; reverted {len(r['reverted'])} commits as {(r['rollback_sha'] or '')[:12]}")
+    out.line(f"  {r['reason']}")
+    if r.get("issue_status"):
+        out.line(f"  issue now {r['issue_status']}")
+    out.line(f"  incident report: {r['incident']}")

@@ -1,0 +1,162 @@
+"""`agent deploy`: the fix merged into the environment branch, pushed, deployed and live; or failed with nothing left half-done."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from agent_cli import transitions
+from agent_cli.controls import ensure_not_paused
+from agent_cli.errors import PolicyRefused, StepFailed
+from agent_cli.gitrepo import GitRepo, committer_env
+from agent_cli.release import branch, measure, records, shell
+from agent_cli.release.states import move_deployment
+from agent_cli.state import utcnow
+
+if TYPE_CHECKING:
+    from agent_cli.runner import Run
+
+_STATUS_POLL_S = 1.0
+# Where an issue must be for a deploy to each environment, and where it goes back to when the deploy fails.
+_FROM = {"staging": ("fix_ready",), "production": ("staging", "fix_ready")}
+
+
+def _preconditions(run: "Run", issue: dict[str, Any], env_name: str, fix: dict[str, Any] | None) -> None:
+    settings, state = run.settings, run.state
+    if fix is None:
+        raise PolicyRefused(f"issue {issue['id']} has no committed fix (run `agent fix {issue['id']}`)", rule="deploy.fix")
+    busy = records.active(state, env_name)
+    if busy:
+        raise PolicyRefused(f"deployment {busy[0]['id']} to {env_name} is still {busy[0]['status']}; one at a time per environment",
+                            rule="deploy.env_busy")
+    allowed = _FROM.get(env_name, ("fix_ready", "staging"))
+    if issue["status"] not in allowed:
+        raise PolicyRefused(f"issue {issue['id']} is {issue['status']}; a deploy to {env_name} needs {' or '.join(allowed)}", rule="deploy.issue_status")
+    if env_name != "staging" and "staging" in settings.environments:
+        healthy = records.deployments(state, "issue_id = ? AND env = 'staging' AND fix_sha = ? AND status = 'healthy'", [issue["id"], fix["sha"]])
+        if not healthy:
+            raise PolicyRefused(f"fix {fix['sha'][:12]} of issue {issue['id']} has not been verified healthy on staging", rule="deploy.staging_first")
+
+
+def deploy(run: "Run", issue_id: int, env_name: str) -> dict[str, Any]:
+    from agent_cli.issues import show_issue
+
+    settings, state = run.settings, run.state
+    env = settings.environment(env_name)
+    ensure_not_paused(state, "deploy")
+    issue = show_issue(state, issue_id)
+    fix = records.committed_fix(state, issue_id)
+    _preconditions(run, issue, env_name, fix)
+    assert fix is not None
+    git = GitRepo(settings.repo_path)
+    previous = branch.head(git, env)
+    if previous is None:
+        raise StepFailed(f"deploy: {env.remote} has no branch {env.branch} (create it first; the agent never makes an environment branch)")
+    if git.is_ancestor(fix["sha"], previous):
+        raise PolicyRefused(f"fix {fix['sha'][:12]} is already in {env.remote}/{env.branch} (reverted since?); build a new one with "
+                            f"`agent fix {issue_id} --again`", rule="deploy.already_merged")
+    base = measure.baseline(run, env_name)
+    dep_id = records.create(state, kind="deploy", env=env_name, branch=env.branch, remote=env.remote, issue_id=issue_id, fix_id=fix["id"],
+                            fix_sha=fix["sha"], previous_sha=previous, baseline=base, run_id=run.run_id)
+    run.audit(step="deploy", decision="deploying", issue_id=issue_id, reason=f"fix {fix['sha'][:12]} to {env_name} ({env.remote}/{env.branch})",
+              details={"deployment": dep_id, "previous_sha": previous, "baseline": base})
+    from_status = issue["status"]
+    transitions.move(state, issue_id, env_name if env_name in ("staging", "production") else "staging", step="deploy", run_id=run.run_id,
+                     reason=f"deployment {dep_id} to {env_name} started", details={"deployment": dep_id}, expect=from_status)
+    try:
+        return _ship(run, dep_id, issue, fix, env_name, previous)
+    except StepFailed as exc:
+        _failed(run, dep_id, issue_id, from_status, exc.message)
+        raise
+    except BaseException as exc:  # Ctrl-C, a crash: the records say so before the error goes on
+        _failed(run, dep_id, issue_id, from_status, f"interrupted: {type(exc).__name__}")
+        raise
+
+
+def _merge(settings: Any, issue: dict[str, Any], fix_sha: str, env_name: str) -> branch.MakeCommit:
+    message = (f"Merge fix for issue #{issue['id']} into {env_name}\n\n{issue['title'][:200]}\n\n"
+               f"Agent-Issue: {issue['id']}\nAgent-Deploy-Env: {env_name}\n")
+
+    def make(tree: GitRepo, current: str) -> str:
+        if tree.is_ancestor(current, fix_sha):
+            return fix_sha  # fast-forward
+        return tree.merge(fix_sha, message, committer_env(settings.agent.committer))
+    return make
+
+
+def _ship(run: "Run", dep_id: int, issue: dict[str, Any], fix: dict[str, Any], env_name: str, previous: str) -> dict[str, Any]:
+    settings, state = run.settings, run.state
+    env = settings.environment(env_name)
+    git = GitRepo(settings.repo_path)
+    started = time.monotonic()
+    pushed = branch.push_change(settings, git, env, _merge(settings, issue, fix["sha"], env_name), what="deploy", expect_head=previous)
+    records.update(state, dep_id, sha=pushed.sha, previous_sha=pushed.head_before)
+    run.audit(step="deploy", decision="pushed", issue_id=issue["id"], reason=f"{env.remote}/{env.branch} {pushed.head_before[:12]} -> {pushed.sha[:12]}"
+              + (" (redone after the branch moved)" if pushed.retried else ""), details={"deployment": dep_id, "sha": pushed.sha})
+    outcome = _run_deploy_commands(run, env_name, pushed.sha, started)
+    if outcome:
+        _undo(run, dep_id, pushed, env_name, outcome)
+        raise StepFailed(f"deploy of issue {issue['id']} to {env_name} failed: {outcome}")
+    dep = records.deployment(state, dep_id)
+    measure.scan_environment(run, env_name)  # lines before the deploy are the baseline's, not the window's
+    base = {**dep["baseline"], "totals_at_live": measure.totals(state, dep["baseline"].get("sources", [])),
+            "changed_lines": git.changed_lines(pushed.head_before, pushed.sha)}
+    live_at = utcnow()
+    records.update(state, dep_id, baseline=base)
+    move_deployment(state, dep_id, "monitoring", step="deploy", run_id=run.run_id, fields={"live_at": live_at},
+                    reason=f"live at {pushed.sha[:12]}; watched for {env.monitor_s}s, a sample every {env.interval_s}s",
+                    details={"sha": pushed.sha, "monitor_s": env.monitor_s})
+    return {"deployment": dep_id, "issue": issue["id"], "env": env_name, "status": "monitoring", "sha": pushed.sha,
+            "previous_sha": pushed.head_before, "fast_forward": pushed.sha == fix["sha"], "baseline": dep["baseline"], "live_at": live_at}
+
+
+def _run_deploy_commands(run: "Run", env_name: str, sha: str, started: float) -> str:
+    """deploy_command, then status_command until it exits 0, all within deploy_timeout_s; '' when live, else why not."""
+    env = run.settings.environment(env_name)
+    cwd = run.settings.repo_path
+    deadline = started + env.deploy_timeout_s
+    if env.deploy_command:
+        outcome = shell.run(shell.expand(env.deploy_command, sha=sha, branch=env.branch, env=env_name), cwd=cwd,
+                            timeout_s=deadline - time.monotonic())
+        if not outcome.ok:
+            return f"deploy command {outcome.describe()}"
+    if not env.status_command:
+        return ""
+    last = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            tail = f"; last: {last.describe()}" if last else ""
+            return f"status command never succeeded within deploy_timeout_s ({env.deploy_timeout_s:g}s){tail}"
+        last = shell.run(shell.expand(env.status_command, sha=sha, branch=env.branch, env=env_name), cwd=cwd, timeout_s=remaining)
+        if last.ok:
+            return ""
+        time.sleep(min(_STATUS_POLL_S, max(deadline - time.monotonic(), 0)))
+
+
+def _undo(run: "Run", dep_id: int, pushed: branch.Pushed, env_name: str, why: str) -> None:
+    """The branch put back as it was, by a revert pushed forward, so git says what the environment should run."""
+    settings = run.settings
+    env = settings.environment(env_name)
+    git = GitRepo(settings.repo_path)
+    shas = branch.deployed_commits(git, pushed.head_before, pushed.sha)
+    message = f"Revert failed deployment {dep_id} to {env_name}\n\n{why[:1000]}\n\nAgent-Deploy-Env: {env_name}\n" + "".join(
+        f"Agent-Rollback-Of: {s}\n" for s in shas)
+    try:
+        undone = branch.push_change(settings, git, env, branch.undo_commits(shas, message, settings), what="undo of the failed deploy")
+    except StepFailed as exc:
+        run.audit(step="deploy", decision="undo-failed", reason=f"deployment {dep_id}: {env.branch} still holds the deploy: {exc.message}"[:1000],
+                  details={"deployment": dep_id})
+        return
+    records.update(run.state, dep_id, rollback_sha=undone.sha, rollback_of=shas)
+    run.audit(step="deploy", decision="undone", reason=f"deployment {dep_id}: reverted on {env.branch} as {undone.sha[:12]}",
+              details={"deployment": dep_id, "reverted": shas})
+
+
+def _failed(run: "Run", dep_id: int, issue_id: int, back_to: str, why: str) -> None:
+    move_deployment(run.state, dep_id, "failed", step="deploy", run_id=run.run_id, reason=why)
+    try:
+        transitions.move(run.state, issue_id, back_to, step="deploy", run_id=run.run_id, reason=f"deployment {dep_id} failed: {why}"[:1000],
+                         details={"deployment": dep_id})
+    except PolicyRefused:
+        pass  # moved by a person meanwhile; the refusal is audited

@@ -1,0 +1,124 @@
+"""`agent verify`: one sample per active deployment (no closer than interval_s), then the decision once it can be made.
+
+Degraded is rolled back at once; healthy staging makes the issue eligible for production;
+healthy production resolves it; inconclusive holds the deployment and asks a person.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from agent_cli import transitions
+from agent_cli.errors import PolicyRefused, StepFailed
+from agent_cli.release import measure, records
+from agent_cli.release.assess import Assessment, assess, counters, sample_verdict
+from agent_cli.release.rollback import rollback_deployment
+from agent_cli.release.states import move_deployment
+from agent_cli.state import utcnow
+
+if TYPE_CHECKING:
+    from agent_cli.runner import Run
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    when = datetime.fromisoformat(ts)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def verify(run: "Run", *, env: str | None = None, wait: bool = False) -> dict[str, Any]:
+    """Sample every active deployment once (or, with `wait`, until each is decided)."""
+    if env is not None:
+        run.settings.environment(env)
+    results: dict[int, dict[str, Any]] = {}
+    failures: list[str] = []
+    while True:
+        pending = [d for d in records.active(run.state, env) if d["kind"] == "deploy" and d["status"] == "monitoring"]
+        if not pending:
+            break
+        next_due: list[float] = []
+        for dep in pending:
+            try:
+                outcome = verify_one(run, dep)
+            except StepFailed as exc:  # one deployment's trouble (a rollback that failed) does not stop the others
+                outcome = {"deployment": dep["id"], "env": dep["env"], "phase": "rollback_failed", "error": exc.message}
+                failures.append(exc.message)
+            results[dep["id"]] = outcome
+            if outcome.get("phase") == "monitoring":
+                next_due.append(outcome.get("next_sample_in_s", 0.0))
+        if not wait or not next_due:
+            break
+        time.sleep(max(min(next_due), 0.2))
+    return {"deployments": list(results.values()), "failures": failures}
+
+
+def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
+    env = run.settings.environment(dep["env"])
+    now = datetime.now(timezone.utc)
+    live = _parse(dep["live_at"]) or now
+    last = _parse(dep["last_sample_at"])
+    elapsed = (now - live).total_seconds()
+    if last is not None and (now - last).total_seconds() < env.interval_s:
+        wait_s = env.interval_s - (now - last).total_seconds()
+        return {"deployment": dep["id"], "env": dep["env"], "phase": "monitoring", "sampled": False,
+                "reason": f"last sample {(now - last).total_seconds():.0f}s ago; interval_s is {env.interval_s}", "next_sample_in_s": wait_s}
+    checks = measure.sample_checks(run, dep)
+    verdict = sample_verdict(checks)
+    verdicts = [s["verdict"] for s in records.samples(run.state, dep["id"])] + [verdict]
+    records.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks], counters(verdicts))
+    elapsed = (datetime.now(timezone.utc) - live).total_seconds()
+    verdict_of = assess(verdicts, env, elapsed_s=elapsed)
+    run.audit(step="verify", decision=f"sample:{verdict}", issue_id=dep["issue_id"],
+              reason=f"deployment {dep['id']} ({dep['env']}): {verdict}: " + "; ".join(f"{c.check} {c.verdict}: {c.detail}" for c in checks)[:900],
+              details={"deployment": dep["id"], "checks": [c.as_dict() for c in checks], "phase": verdict_of.phase, "rule": verdict_of.rule,
+                       "numbers": verdict_of.numbers})
+    result = {"deployment": dep["id"], "env": dep["env"], "issue": dep["issue_id"], "sampled": True, "verdict": verdict,
+              "checks": [c.as_dict() for c in checks], "phase": verdict_of.phase, "rule": verdict_of.rule, "reason": verdict_of.reason,
+              "next_sample_in_s": float(env.interval_s)}
+    if verdict_of.phase != "monitoring":
+        result.update(_decide(run, dep, verdict_of))
+    return result
+
+
+def _decide(run: "Run", dep: dict[str, Any], decision: Assessment) -> dict[str, Any]:
+    state, settings = run.state, run.settings
+    why = f"{decision.reason} (rule: {decision.rule})"
+    move_deployment(state, dep["id"], decision.phase, step="verify", run_id=run.run_id, reason=why,
+                    details={"rule": decision.rule, "numbers": decision.numbers})
+    issue_id = dep["issue_id"]
+    if decision.phase == "degraded":
+        trigger = records.samples(state, dep["id"])[-decision.numbers.get("max_consecutive_failures", 3):]
+        bad = [c["detail"] for s in trigger for c in s["checks"] if c["verdict"] in ("failed", "error")]
+        reason = f"degraded: {decision.reason}" + (f"; last: {bad[-1]}" if bad else "")
+        rolled = rollback_deployment(run, dep["id"], reason=reason, step="verify", trigger=trigger)
+        return {"phase": rolled["status"], "rollback": rolled}
+    if decision.phase == "healthy" and dep["env"] == "production" and issue_id:
+        env = settings.environment(dep["env"])
+        watch = (datetime.now(timezone.utc) + timedelta(hours=env.post_fix_watch_h)).isoformat()
+        with state.transaction() as db:
+            db.execute("UPDATE issues SET resolved_at = ?, watch_until = ? WHERE id = ?", [utcnow(), watch, issue_id])
+            _move(run, issue_id, "resolved", f"fix verified healthy in production (deployment {dep['id']}); watched until {watch}")
+        return {"issue_status": "resolved", "watch_until": watch}
+    if decision.phase == "healthy":
+        run.audit(step="verify", decision="eligible-for-production", issue_id=issue_id,
+                  reason=f"deployment {dep['id']} healthy on {dep['env']}; the fix may go to production", details={"deployment": dep["id"]})
+        return {"eligible_for": "production"}
+    # inconclusive: held for a person, never a silent pass
+    expires = (datetime.now(timezone.utc) + timedelta(hours=settings.policy.approval_timeout_h)).isoformat()
+    with state.transaction() as db:
+        cur = db.execute("INSERT INTO approvals(issue_id, action, status, reason, requested_at, expires_at) VALUES (?, ?, 'pending', ?, ?, ?)",
+                         [issue_id, f"verify_inconclusive:{dep['id']}", why[:1000], utcnow(), expires])
+        approval = int(cur.lastrowid or 0)
+    run.audit(step="verify", decision="needs-approval", issue_id=issue_id, reason=f"deployment {dep['id']} inconclusive; a person decides: {why}"[:1000],
+              details={"deployment": dep["id"], "approval": approval})
+    return {"approval": approval, "held": True}
+
+
+def _move(run: "Run", issue_id: int, target: str, reason: str) -> None:
+    try:
+        transitions.move(run.state, issue_id, target, step="verify", reason=reason, run_id=run.run_id)
+    except PolicyRefused:
+        pass  # a person moved it meanwhile; the refusal is audited
