@@ -63,12 +63,27 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "last_run": state.last_run(),
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
         "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),
+        "deployments": _watched_deployments(settings, state),
         "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
         "limits": {
-            "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
+            "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
             "fixes_last_hour": {"used": state.fixes_committed_last_hour(), "max": policy.max_fixes_per_hour},
             "llm_cost_today_usd": {"used": round(spend(state, None)[1], 4), "max": settings.llm.max_cost_per_day_usd},
         },
         "state": str(state.path),
         "repo": str(settings.repo_path),
     }
+
+
+def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any]]:
+    """Deployments being watched or held for a person: their window progress and latest verdict."""
+    now = datetime.now(timezone.utc)
+    out = []
+    for d in state.rows("SELECT id, env, issue_id, status, sha, live_at, consecutive_failures, consecutive_errors, successful_samples, reason "
+                        "FROM deployments WHERE status IN ('deploying', 'monitoring', 'inconclusive', 'rollback_failed') ORDER BY id"):
+        last = state.rows("SELECT verdict, ts FROM health_samples WHERE deployment_id = ? ORDER BY id DESC LIMIT 1", [d["id"]])
+        env = settings.environments.get(d["env"])
+        watched = (now - datetime.fromisoformat(d["live_at"])).total_seconds() if d["live_at"] else 0.0
+        out.append({**d, "watched_s": round(watched), "monitor_s": env.monitor_s if env else None,
+                    "last_verdict": last[0]["verdict"] if last else None, "last_sample_at": last[0]["ts"] if last else None})
+    return out

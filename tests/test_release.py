@@ -204,6 +204,8 @@ def test_too_little_traffic_ends_inconclusive_and_holds(release: Release) -> Non
     approvals = release.state_rows("SELECT * FROM approvals")
     assert len(approvals) == 1 and approvals[0]["status"] == "pending" and approvals[0]["action"].startswith("verify_inconclusive")
     assert release.deployments()[-1]["status"] == "inconclusive"
+    shown = release.project.cli("--json", "status").json()["deployments"]
+    assert [(d["status"], d["last_verdict"]) for d in shown] == [("inconclusive", "inconclusive")]
     assert release.project.cli("deploy", str(issue), "--env", "production").exit_code == 3
 
 

@@ -37,6 +37,11 @@ def _render(out: Output, s: dict[str, Any]) -> None:
             ("LLM cost today", f"${limits['llm_cost_today_usd']['used']:.2f}/${limits['llm_cost_today_usd']['max']:.2f}"),
         ]
     )
+    rows = [(d["id"], d["env"], d["issue_id"] or "-", d["status"], f"{min(d['watched_s'], d['monitor_s'] or 0)}/{d['monitor_s']}s",
+             d["last_verdict"] or "-", f"{d['consecutive_failures']}/{d['consecutive_errors']}/{d['successful_samples']}")
+            for d in s["deployments"]]
+    if rows:
+        out.table(["id", "env", "issue", "status", "window", "last sample", "fail/err/ok"], rows, title="deployments")
     counts = [(k, v) for k, v in s["issues"].items() if v]
     if counts:
         out.table(["status", "issues"], counts, title="issues by status")
