@@ -188,6 +188,8 @@ def test_error_rate_regression_from_the_log_source_degrades(release: Release) ->
     assert d["phase"] == "rolled_back"
     rate = [c for c in d["checks"] if c["check"] == "error_rate"][0]
     assert rate["verdict"] == "failed" and rate["numbers"]["rate"] > rate["numbers"]["limit_rate"]
+    # The new KeyError's culprit is a line this deploy added: named as such.
+    assert any(c["check"] == "new_issue" and c["verdict"] == "failed" and "shop.py" in c["detail"] for c in d["checks"])
 
 
 @pytest.mark.parametrize("release", [{"staging": {"min_requests": 1000, "monitor_s": 3}}], indirect=True)
@@ -308,6 +310,15 @@ def test_rollback_to_a_ref_reverts_commits_pushed_by_hand(release: Release) -> N
     assert message.count("Agent-Rollback-Of:") == 2 and "checkout errors" in message
     assert release.deployments()[-1]["kind"] == "rollback"
     assert get(release.url("production", "/orders/2/total"))[0] == 200  # rollback_command redeployed main
+
+
+def test_rollback_with_strategy_reset_puts_the_branch_back_exactly(release: Release) -> None:
+    release.start("production", "main")
+    good = release.branch("main")
+    push_change(release, "hotfix", {"NOTES.md": "x\n"}, branches=("main",))
+    result = release.project.cli("--json", "rollback", "--env", "production", "--to", good, "--strategy", "reset")
+    assert result.exit_code == 0, result.stderr
+    assert release.branch("main") == good  # no new commit: the head itself moved back (force-with-lease)
 
 
 def test_rollback_while_paused_needs_force(release: Release) -> None:
