@@ -29,6 +29,22 @@ _TIMESTAMP = re.compile(
 )
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _JS_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>(?:[a-z]+:/*)?[^()\s]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$")
+# V8 code run by eval(): "at eval (eval at <anonymous> (file.js:1:2), <anonymous>:3:4)"; nested evals name the
+# innermost real position last: that file, line and column are the frame (the eval'd code has no file of its own).
+_JS_EVAL_FRAME = re.compile(r"^\s*at (?:(?P<func>.+?) )?\(eval at .*?\((?P<file>[^()\s]+?):(?P<line>\d+):(?P<col>\d+)\)")
+# Dart errors whose toString() names no type: "Bad state: No element" (StateError), "Invalid argument(s): x" ...
+_DART_UNTYPED = (
+    (re.compile(r"^Bad state: (?P<msg>.*)$"), "StateError"),
+    (re.compile(r"^Invalid argument(?:\(s\))?(?: \([^)]*\))?: (?P<msg>.*)$"), "ArgumentError"),
+    (re.compile(r"^RangeError(?: \([^)]*\))?: (?P<msg>.*)$"), "RangeError"),
+    (re.compile(r"^Unsupported operation: (?P<msg>.*)$"), "UnsupportedError"),
+    (re.compile(r"^Concurrent modification during iteration: (?P<msg>.*)$"), "ConcurrentModificationError"),
+    (re.compile(r"^(?P<msg>Null check operator used on a null value)$"), "TypeError"),
+    (re.compile(r"^(?P<msg>type '.+' is not a subtype of type '.+'.*)$"), "TypeError"),
+    (re.compile(r"^(?P<msg>Stack Overflow)$"), "StackOverflowError"),
+    (re.compile(r"^(?P<msg>Out of Memory)$"), "OutOfMemoryError"),
+    (re.compile(r"^Instance of '(?P<msg>[\w$<>, ]+)'$"), ""),  # a thrown object without toString: its class is the type
+)
 _JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w.$<>/]+)\((?P<file>[^():]+)(?::(?P<line>\d+))?\)\s*$")
 # Any exception class: "Exception", "KeyError", "app.errors.Gone", "socket.timeout" (a lowercase name only when qualified).
 _PY_EXC_LINE = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z_]\w*|(?:[A-Za-z_]\w*\.)+[a-z]\w*)(?::\s?(?P<msg>.*))?$")
@@ -209,6 +225,11 @@ def parse_frames(lines: list[str]) -> list[Frame]:
         if m:
             frames.append(Frame(m["file"], int(m["line"]), m["func"] or "<anonymous>", not is_vendored(m["file"]), "js", int(m["col"])))
             continue
+        m = _JS_EVAL_FRAME.match(text) if "(eval at " in text else None
+        if m:
+            func = (m["func"] or "eval").strip()
+            frames.append(Frame(m["file"], int(m["line"]), func, not is_vendored(m["file"]), "js", int(m["col"])))
+            continue
         m = _JS_FRAME.match(text)
         if m:
             func = (m["func"] or "<anonymous>").strip()
@@ -376,6 +397,15 @@ def _logcat_event(found: tuple[str, str, str | None, list[str]], raw: str, sourc
     return event
 
 
+def _dart_untyped(text: str) -> tuple[str | None, str | None]:
+    """(type, message) of a Dart error whose message names no type; (None, None) for a thrown string."""
+    for pattern, name in _DART_UNTYPED:
+        m = pattern.match(text)
+        if m:
+            return (name, m["msg"]) if name else (m["msg"], "")
+    return None, None
+
+
 def _maybe_exception(text: str) -> bool:
     return "rror" in text or "xception" in text or "Fault" in text
 
@@ -451,7 +481,7 @@ def parse_block(text: str, *, source: str, fmt: str = "auto") -> Event:
             exc_type, exc_msg, special = first_frame["type"], first_frame["msg"], True
     elif record is None and frames and frames[0].lang == "dart" and head.rstrip().endswith("Unhandled exception:"):
         dm = re.match(r"^(?P<type>[A-Za-z_$][\w$<>,]*): (?P<msg>.*)$", stack_lines[1])
-        exc_type, exc_msg = (dm["type"], dm["msg"]) if dm else (None, None)
+        exc_type, exc_msg = (dm["type"], dm["msg"]) if dm else _dart_untyped(stack_lines[1].strip())
         message, special = stack_lines[1].strip(), True
     if special:
         pass
