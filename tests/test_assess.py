@@ -20,7 +20,7 @@ from agent_cli.release.assess import (
 )
 
 ENV = EnvironmentConfig(monitor_s=600, max_consecutive_failures=3, max_consecutive_errors=4, min_successful_samples=3)
-S, F, E, I = SUCCESSFUL, FAILED, ERROR, INCONCLUSIVE
+S, F, E, U = SUCCESSFUL, FAILED, ERROR, INCONCLUSIVE  # U: undecided (inconclusive)
 
 
 @pytest.mark.parametrize(("verdicts", "elapsed", "phase", "rule"), [
@@ -29,15 +29,15 @@ S, F, E, I = SUCCESSFUL, FAILED, ERROR, INCONCLUSIVE
     ([F, F], 100, "monitoring", "verify.window"),  # two failures: under the limit of three
     ([F, F, F], 100, "degraded", "verify.max_consecutive_failures"),  # at the limit: degraded before the window ends
     ([F, F, S, F, F], 100, "monitoring", "verify.window"),  # a good sample resets the count
-    ([F, F, I, F], 100, "degraded", "verify.max_consecutive_failures"),  # inconclusive resets nothing
+    ([F, F, U, F], 100, "degraded", "verify.max_consecutive_failures"),  # inconclusive resets nothing
     ([F, F, E, F], 100, "degraded", "verify.max_consecutive_failures"),  # errors and failures are counted apart
     ([E, E, E, E], 100, "monitoring", "verify.window"),  # four errors: the limit, not over it
     ([E, E, E, E, E], 100, "degraded", "verify.max_consecutive_errors"),
     ([E, E, S, E, E, E, E], 100, "monitoring", "verify.window"),
     ([S, S, S], 600, "healthy", "verify.min_successful_samples"),  # at the window's end, enough successes
     ([S, S, S], 599, "monitoring", "verify.window"),
-    ([S, S, I, I], 600, "inconclusive", "verify.min_successful_samples"),  # too few: a person decides, never a pass
-    ([I, I, I, I], 900, "inconclusive", "verify.min_successful_samples"),  # no data is not a failure either
+    ([S, S, U, U], 600, "inconclusive", "verify.min_successful_samples"),  # too few: a person decides, never a pass
+    ([U, U, U, U], 900, "inconclusive", "verify.min_successful_samples"),  # no data is not a failure either
     ([S, F, S, F, S], 600, "healthy", "verify.min_successful_samples"),
     ([S, S, S, F, F, F], 600, "degraded", "verify.max_consecutive_failures"),  # degradation wins over the window's end
 ])
@@ -58,7 +58,7 @@ def test_counters() -> None:
 
 
 @pytest.mark.parametrize(("verdicts", "worst"), [
-    ([], I), ([S], S), ([S, I], I), ([S, I, E], E), ([E, F, S], F),
+    ([], U), ([S], S), ([S, U], U), ([S, U, E], E), ([E, F, S], F),
 ])
 def test_a_sample_is_as_bad_as_its_worst_check(verdicts: list[str], worst: str) -> None:
     assert sample_verdict([Check("x", "t", v, "") for v in verdicts]) == worst
