@@ -453,3 +453,32 @@ def m006_release(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m007_template_miner(db: sqlite_utils.Database) -> None:
+    statements = [
+        # Grouping v2's template miner (agent_cli.detect.miner): one row per cluster, named for good by the masked
+        # message that created it (`key`); `template` gains `<*>` where its messages differ.
+        """CREATE TABLE template_clusters (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            tokens INTEGER NOT NULL,
+            template TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # A fingerprint of a newer version recorded as belonging to an older issue: the v1/v2 message issue whose
+        # events it now groups, so that issue keeps receiving them instead of a new issue opening beside it.
+        """CREATE TABLE fingerprint_links (
+            fingerprint TEXT PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            version INTEGER NOT NULL,
+            old_fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX fingerprint_links_issue ON fingerprint_links(issue_id)",
+    ]
+    for sql in statements:
+        db.execute(sql)

@@ -13,9 +13,11 @@ from typing import Any
 
 from agent_cli import transitions
 from agent_cli.config import Settings, SourceConfig
+from agent_cli.detect import related
 from agent_cli.detect import severity as sev
 from agent_cli.detect.events import Event, build_output_reason, throw_site_first
-from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint
+from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, LEGACY_VERSIONS, fingerprint, legacy_fingerprint, message_fingerprint, message_prefix
+from agent_cli.detect.miner import TemplateMiner
 from agent_cli.detect.sources import (
     Cursor,
     SourceRead,
@@ -101,9 +103,12 @@ def read_source(settings: Settings, source: SourceConfig, cursors: dict[str, Cur
         return SourceRead(source.name, source.kind, errors=[f"source failed: {type(exc).__name__}: {exc}"])
 
 
-def classify(settings: Settings, event: Event, repo: Path | None = None) -> None:
-    """Fingerprint and severity of one event; `repo` saves resolving settings.repo_path once per event."""
-    event.fingerprint, event.template = fingerprint(event, repo=settings.repo_path if repo is None else repo)
+def classify(settings: Settings, event: Event, repo: Path | None = None, miner: TemplateMiner | None = None) -> None:
+    """Fingerprint and severity of one event; `repo` saves resolving settings.repo_path once per event.
+
+    A message event is mined with `miner` (see detect.fingerprint); without one its masked text is its cluster.
+    """
+    event.fingerprint, event.template = fingerprint(event, repo=settings.repo_path if repo is None else repo, miner=miner)
     verdict = sev.classify(event, settings.severity.rules)
     event.severity, event.severity_rule = verdict.severity, verdict.rule
 
@@ -146,10 +151,12 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     result = ScanResult()
     reads: list[tuple[SourceRead, Aggregator]] = []
     repo = settings.repo_path
+    miner = TemplateMiner.load(state.db)
+    legacy = _legacy_fingerprints(state)
     for source in select_sources(settings, source_names):
         cursors = _load_cursors(state, source.name) if source.kind in ("file", "junit") else {}
         # Events are folded per fingerprint while they are read: memory follows issues, not events.
-        aggregate = Aggregator(settings, repo)
+        aggregate = Aggregator(settings, repo, miner=miner, legacy=legacy)
         read = read_source(settings, source, cursors, into=aggregate)
         aggregate.extend(read.events)  # the kinds that return their events (command, http, junit)
         read.events = []
@@ -161,15 +168,22 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     with state.transaction():
         for read, aggregate in reads:
             _store_source(state, read, now, aggregate.count)
+        groups = [group for _, aggregate in reads for group in aggregate.groups.values()]
+        _route_to_older_issues(run, groups, miner)
         by_fp: dict[str, Group] = {}
-        for _, aggregate in reads:
-            for fp, group in aggregate.groups.items():
-                if fp in by_fp:
-                    by_fp[fp].merge(group)
-                else:
-                    by_fp[fp] = group
+        for group in groups:
+            if group.fingerprint in by_fp:
+                by_fp[group.fingerprint].merge(group)
+            else:
+                by_fp[group.fingerprint] = group
+        for group in by_fp.values():
+            if group.cluster in miner.clusters:  # the template as mined by the end of the read: titles show its <*>
+                for event in group:
+                    event.template = miner.clusters[group.cluster].template
+        miner.save(state.db, utcnow())
         for fp, group in by_fp.items():
             _upsert_guarded(run, fp, group, now, result)
+        related.link_issues(run, result)  # once the issues are in: probe windows and throw sites link, errors while a probe fails raise
         if result.events or any(s["errors"] for s in result.sources.values()):
             run.audit(
             step="scan",
@@ -234,9 +248,9 @@ def _check_types(event: Event) -> None:
         raise TypeError("request is not an object")
 
 
-def _admit(settings: Settings, event: Event, repo: Path) -> datetime | None:
+def _admit(settings: Settings, event: Event, repo: Path, miner: TemplateMiner | None = None) -> datetime | None:
     """Classify one event and check it can be stored (raises if not); returns its own time, if it has one."""
-    classify(settings, event, repo)
+    classify(settings, event, repo, miner)
     return _check_storable(event)
 
 
@@ -244,13 +258,13 @@ def _unstorable(event: Event, exc: BaseException, what: str = "stored") -> str:
     return f"{_where(event)}: record cannot be {what} ({type(exc).__name__}: {str(exc)[:200]}); skipped"
 
 
-def _prepare(settings: Settings, read: SourceRead, now: datetime) -> None:
+def _prepare(settings: Settings, read: SourceRead, now: datetime, miner: TemplateMiner | None = None) -> None:
     """Classify the events; one that cannot be classified or stored becomes a source error and is dropped."""
     kept: list[Event] = []
     repo = settings.repo_path
     for event in read.events:
         try:
-            _admit(settings, event, repo)
+            _admit(settings, event, repo, miner)
         except Exception as exc:  # RecursionError included
             read.errors.append(_unstorable(event, exc))
             continue
@@ -272,8 +286,12 @@ class Group:
     Times are the events' own; events without one (`untimed`) are stamped with the time the scan stores them.
     """
 
-    fingerprint: str
+    fingerprint: str  # the issue's: its own version 3 fingerprint, or an older issue's it is routed to
     count: int = 0
+    v3: str = ""  # the events' version 3 fingerprint (provisional while `pending`)
+    route: str = ""  # the older (v1/v2) issue fingerprint these events have, when such an issue exists
+    pending: tuple[str, str] | None = None  # (basis prefix, masked message) of a group read without the miner
+    cluster: str | None = None  # the template cluster of a message group
     first: datetime | None = None
     last: datetime | None = None
     untimed: int = 0
@@ -347,14 +365,21 @@ class Aggregator:
     """Events folded per fingerprint as a source is read (see detect.sources: `into`).
 
     `append` classifies one event; one that cannot be classified or stored becomes an error (its file and
-    line), a 4xx access line is left out, any other is added to its fingerprint's Group. A forked reader
-    fills a `spawn()` of it and sends it back pickled (without the settings); `extend` adds it, in order.
+    line), a 4xx access line is left out, any other is added to its Group. A forked reader fills a `spawn()`
+    of it, which has no miner: its message groups stay `pending` and are mined here, in file order, when
+    `extend` adds them (the miner's state lives in this process only). A received aggregator has no settings.
+
+    `legacy`: fingerprints of existing v1/v2 message issues; an event whose older fingerprint is one of them
+    is routed to that issue (a v1 issue's new events land on it), see _route_to_older_issues.
     """
 
-    def __init__(self, settings: Settings | None, repo: Path | None = None) -> None:
+    def __init__(self, settings: Settings | None, repo: Path | None = None, *, miner: TemplateMiner | None = None,
+                 legacy: frozenset[str] = frozenset()) -> None:
         self.settings = settings
         self.repo = repo if repo is not None or settings is None else settings.repo_path
-        self.groups: dict[str, Group] = {}
+        self.miner = miner
+        self.legacy = legacy
+        self.groups: dict[tuple[str, str], Group] = {}  # by (route, v3 fingerprint)
         self.errors: list[str] = []
         self.count = 0
 
@@ -362,33 +387,59 @@ class Aggregator:
         settings = self.settings
         assert settings is not None and self.repo is not None, "a received aggregator only merges"
         try:
-            when = _admit(settings, event, self.repo)
+            when = _admit(settings, event, self.repo, self.miner)
         except Exception as exc:  # RecursionError included
             self.errors.append(_unstorable(event, exc))
             return
         if sev.not_an_issue(event, settings.severity.rules):
             return  # a 4xx access line: the client's mistake, not an issue (unless a rule names it)
-        group = self.groups.get(event.fingerprint)
+        route = ""
+        prefix = message_prefix(event)
+        if prefix is not None and self.legacy:
+            old = legacy_fingerprint(event)
+            route = old if old is not None and old in self.legacy else ""
+        key = (route, event.fingerprint)
+        group = self.groups.get(key)
         if group is None:
-            group = self.groups[event.fingerprint] = Group(event.fingerprint)
+            group = self.groups[key] = Group(route or event.fingerprint, v3=event.fingerprint, route=route)
+            if prefix is not None:
+                if self.miner is None:
+                    group.pending = (prefix, event.template)
+                elif self.miner.last is not None:
+                    group.cluster = self.miner.last.key  # classify just matched it
         group.add(event, when, settings.severity.api_prefixes)
         self.count += 1
+
+    def _settle(self, group: Group) -> Group:
+        """Mine a pending group's message (counted once per event) and name it by its cluster."""
+        if group.pending is None or self.miner is None:
+            return group
+        prefix, masked = group.pending
+        cluster = self.miner.match(masked, weight=group.count)
+        group.pending, group.cluster = None, cluster.key
+        group.v3 = message_fingerprint(prefix, cluster.key)
+        group.fingerprint = group.route or group.v3
+        for event in group:
+            event.fingerprint, event.template = group.v3, cluster.template
+        return group
 
     def extend(self, other: Aggregator | Iterable[Event]) -> None:
         if not isinstance(other, Aggregator):
             for event in other:
                 self.append(event)
             return
-        for fp, group in other.groups.items():
-            if fp in self.groups:
-                self.groups[fp].merge(group)
+        for group in other.groups.values():
+            group = self._settle(group)
+            key = (group.route, group.v3)
+            if key in self.groups:
+                self.groups[key].merge(group)
             else:
-                self.groups[fp] = group
+                self.groups[key] = group
         self.errors.extend(other.errors)
         self.count += other.count
 
     def spawn(self) -> Aggregator:
-        return Aggregator(self.settings, self.repo)
+        return Aggregator(self.settings, self.repo, legacy=self.legacy)
 
     def clear(self) -> None:
         self.groups, self.errors, self.count = {}, [], 0
@@ -397,8 +448,51 @@ class Aggregator:
         return {"groups": self.groups, "errors": self.errors, "count": self.count}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.settings, self.repo = None, None
+        self.settings, self.repo, self.miner, self.legacy = None, None, None, frozenset()
         self.groups, self.errors, self.count = state["groups"], state["errors"], state["count"]
+
+
+def _legacy_fingerprints(state: State) -> frozenset[str]:
+    """Fingerprints of the message issues versions 1-2 made: their events are found again by legacy_fingerprint."""
+    marks = ", ".join("?" * len(LEGACY_VERSIONS))
+    rows = state.db.execute(
+        f"SELECT fingerprint FROM issues WHERE exception_type IS NULL AND fingerprint_version IN ({marks})", list(LEGACY_VERSIONS)
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _route_to_older_issues(run: Run, groups: list[Group], miner: TemplateMiner) -> None:
+    """Point version 3 groups at the v1/v2 issues they continue, through recorded links (fingerprint_links).
+
+    An event whose older fingerprint is an existing issue's goes to that issue (already routed by the Aggregator).
+    The first time that happens for a version 3 fingerprint with no issue of its own, the link v3 -> that issue is
+    recorded and audited, so the group's other events (variants the old masks split off) land there too, now and in
+    later scans, instead of opening an issue beside it. A v3 fingerprint that has an issue of its own keeps it.
+    """
+    db = run.state.db
+    links = dict(db.execute(
+        "SELECT l.fingerprint, i.fingerprint FROM fingerprint_links l JOIN issues i ON i.id = l.issue_id"
+    ).fetchall())
+    own: dict[str, bool] = {}
+
+    def has_issue(fp: str) -> bool:
+        if fp not in own:
+            own[fp] = db.execute("SELECT 1 FROM issues WHERE fingerprint = ?", [fp]).fetchone() is not None
+        return own[fp]
+
+    for group in groups:
+        if group.route and group.cluster is not None and group.v3 not in links and not has_issue(group.v3):
+            issue_id = db.execute("SELECT id FROM issues WHERE fingerprint = ?", [group.route]).fetchone()[0]
+            db.execute("INSERT INTO fingerprint_links(fingerprint, issue_id, version, old_fingerprint, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [group.v3, issue_id, FINGERPRINT_VERSION, group.route, utcnow()])
+            links[group.v3] = group.route
+            template = miner.clusters[group.cluster].template if group.cluster in miner.clusters else ""
+            run.audit(step="scan", decision="linked", issue_id=issue_id,
+                      reason=f"fingerprint v{FINGERPRINT_VERSION} {group.v3} ({template[:120]}) continues this issue's {group.route}",
+                      details={"fingerprint": group.v3, "old_fingerprint": group.route, "version": FINGERPRINT_VERSION})
+    for group in groups:
+        if not group.route and group.cluster is not None and group.v3 in links and not has_issue(group.v3):
+            group.fingerprint = links[group.v3]
 
 
 def _upsert_guarded(run: Run, fp: str, group: Group, now: datetime, result: ScanResult) -> None:
@@ -593,9 +687,11 @@ def dry_run_events(settings: Settings, *, source_names: list[str] | None = None,
             SourceConfig(name="file", kind="file", paths=[str(path)])
         ]
         sources = sources[:1]
+    miner = TemplateMiner()
     for source in sources:
         read = read_source(settings, source, {}, from_start=True, only=path)
-        _prepare(settings, read, datetime.now(timezone.utc))  # a poison record is left out, as a scan leaves it out
+        # A poison record is left out, as a scan leaves it out. Messages are mined afresh: the state file is not read.
+        _prepare(settings, read, datetime.now(timezone.utc), miner)
         for event in read.events:
             yield {
                 "source": event.source,
