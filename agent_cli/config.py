@@ -255,11 +255,37 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# What `agent_cli.notify` can send; [notify] events picks among them.
+NOTIFY_EVENTS = ("issue_detected", "approval_needed", "deployed", "rolled_back", "failed", "needs_human", "agent_trouble")
+
+
 class NotifySection(_Section):
+    # Secrets (SecretStr): the environment only, see SECRET_KEYS.
     slack_webhook_url: SecretStr = SecretStr("")
     discord_webhook_url: SecretStr = SecretStr("")
     google_chat_webhook_url: SecretStr = SecretStr("")
     webhook_url: SecretStr = SecretStr("")
+    apprise_urls: SecretStr = SecretStr("")  # comma/space separated apprise URLs (the long tail of services)
+    events: list[str] = list(NOTIFY_EVENTS)
+    detected_severities: list[str] = ["P0", "P1"]  # issue_detected is sent for these only
+    timeout_s: float = Field(10.0, gt=0)  # every call
+    max_retries: int = Field(3, ge=0)  # timeouts, connection errors, 429 and 5xx are tried again
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = [e for e in value if e not in NOTIFY_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r} (known: {', '.join(NOTIFY_EVENTS)})")
+        return value
+
+    @field_validator("detected_severities")
+    @classmethod
+    def _known_severities(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in SEVERITIES]
+        if unknown:
+            raise ValueError(f"unknown severity {unknown[0]!r} (known: {', '.join(SEVERITIES)})")
+        return value
 
 
 class Settings(BaseSettings):
@@ -366,7 +392,7 @@ class _TomlDataSource(PydanticBaseSettingsSource):
 
 
 # Secrets may come from the environment only: a TOML file is often committed.
-SECRET_KEYS = {("notify", k) for k in NotifySection.model_fields}
+SECRET_KEYS = {("notify", k) for k, f in NotifySection.model_fields.items() if f.annotation is SecretStr}
 
 
 def read_toml(path: Path) -> dict[str, Any]:
