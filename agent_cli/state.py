@@ -482,3 +482,47 @@ def m007_template_miner(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m009_notifications(db: sqlite_utils.Database) -> None:
+    # One row per notification (agent_cli.notify): the dedupe key says "already sent", the results say where it went.
+    db.execute(
+        """CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            run_id TEXT,
+            event TEXT NOT NULL,
+            issue_id INTEGER,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            results TEXT NOT NULL DEFAULT '[]',
+            ok INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX notifications_issue ON notifications(issue_id)")
+
+
+@MIGRATIONS()
+def m008_issue_links(db: sqlite_utils.Database) -> None:
+    statements = [
+        # Issues related to one another, both ways (a row per direction): `probe_window` joins a failing health probe
+        # and the errors seen within minutes of it, `same_throw_site` issues thrown from the same in-app function.
+        """CREATE TABLE issue_links (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            related_id INTEGER NOT NULL REFERENCES issues(id),
+            kind TEXT NOT NULL CHECK (kind IN ('probe_window', 'same_throw_site')),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (issue_id, related_id, kind)
+        )""",
+        "CREATE INDEX issue_links_related ON issue_links(related_id)",
+        # The errors of a minute range, across issues (the probe window).
+        "CREATE INDEX issue_minutes_minute ON issue_minutes(minute)",
+        # Where the issue's error is thrown: "repo/path.py in function" of the top in-app frame, '' when none.
+        "ALTER TABLE issues ADD COLUMN throw_site TEXT",
+        "CREATE INDEX issues_throw_site ON issues(throw_site)",
+    ]
+    for sql in statements:
+        db.execute(sql)
