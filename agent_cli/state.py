@@ -485,6 +485,21 @@ def m007_template_miner(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m010_approvals(db: sqlite_utils.Database) -> None:
+    statements = [
+        # What a person is asked (gate: fix | deploy:<env> | verify | cancel_window), with the rules, diff summary,
+        # confidence and evidence; an approval passes its gate once (consumed_at).
+        "ALTER TABLE approvals ADD COLUMN gate TEXT",
+        "ALTER TABLE approvals ADD COLUMN deployment_id INTEGER",
+        "ALTER TABLE approvals ADD COLUMN details TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE approvals ADD COLUMN consumed_at TEXT",
+        "CREATE INDEX approvals_gate ON approvals(issue_id, gate, status)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+@MIGRATIONS()
 def m009_notifications(db: sqlite_utils.Database) -> None:
     # One row per notification (agent_cli.notify): the dedupe key says "already sent", the results say where it went.
     db.execute(

@@ -142,7 +142,7 @@ def configure(root: Path, ports: dict[str, int], deploy_root: Path, **env_overri
 
 def _override(config: Path, env: str, overrides: dict) -> None:
     lines = config.read_text().splitlines()
-    head = f"[environments.{env}]"
+    head = f"[environments.{env}]" if env in ("staging", "production") else f"[{env}]"
     start = lines.index(head)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
     section = [ln for ln in lines[start + 1:end] if ln.split("=")[0].strip() not in overrides]
@@ -200,7 +200,8 @@ def shop_fixed() -> str:
     return (DEMO / "shop.py").read_text()
 
 
-def ready_fix(release: Release, issue_id: int, files: dict[str, str], summary: str = "test fix") -> str:
+def ready_fix(release: Release, issue_id: int, files: dict[str, str], summary: str = "test fix", *, evidence: str | None = None,
+              confidence: float = 0.95) -> str:
     """A committed fix for `issue_id` whose content a test chooses (a model could have written any of these):
     a commit on origin/main's head on branch agent/fix-<issue>-<n>, recorded as the issue's fix, the issue fix_ready."""
     from agent_cli import transitions
@@ -218,9 +219,9 @@ def ready_fix(release: Release, issue_id: int, files: dict[str, str], summary: s
         git_repo.create_branch(branch, sha)
         with state.transaction() as db:
             db.execute("UPDATE fixes SET status = 'superseded' WHERE issue_id = ? AND status = 'committed'", [issue_id])
-            db.execute("INSERT INTO fixes(issue_id, attempt, created_at, strategy, status, branch, base_sha, sha, summary, files, confidence) "
-                       "VALUES (?, ?, ?, 'test', 'committed', ?, ?, ?, ?, ?, 0.95)",
-                       [issue_id, n, utcnow(), branch, base, sha, summary, json.dumps(sorted(files))])
+            db.execute("INSERT INTO fixes(issue_id, attempt, created_at, strategy, status, branch, base_sha, sha, summary, files, confidence, evidence) "
+                       "VALUES (?, ?, ?, 'test', 'committed', ?, ?, ?, ?, ?, ?, ?)",
+                       [issue_id, n, utcnow(), branch, base, sha, summary, json.dumps(sorted(files)), confidence, evidence])
         status = state.rows("SELECT status FROM issues WHERE id = ?", [issue_id])[0]["status"]
         if status == "detected":
             transitions.move(state, issue_id, "diagnosed", step="test", reason="test setup")

@@ -12,13 +12,13 @@ from tests.conftest import AGENT_BIN, Project
 COMMANDS = [
     ["init"], ["scan"], ["issues"], ["show"], ["diagnose"], ["fix"], ["deploy"], ["verify"],
     ["rollback"], ["approvals"], ["approve"], ["reject"], ["pause"], ["resume"], ["status"],
-    ["report"], ["run"], ["audit"], ["audit", "verify"], ["demo"],
+    ["report"], ["run"], ["audit"], ["audit", "verify"], ["demo"], ["cancel"],
     ["issues", "resolve"], ["issues", "ignore"], ["issues", "unignore"],
 ]
 OPTIONS = {
     "scan": ["--source"], "issues": ["--status", "--severity"], "fix": ["--dry-run", "--again"], "deploy": ["--env"],
     "verify": ["--env", "--wait"], "rollback": ["--env", "--to", "--force", "--reason", "--lock-timeout"],
-    "reject": ["--reason"], "pause": ["--reason"], "report": ["--period", "--format", "--output"],
+    "reject": ["--reason", "--by"], "approve": ["--note", "--by"], "cancel": ["--reason"], "pause": ["--reason"], "report": ["--period", "--format", "--output"],
     "run": ["--level", "--dry-run"], "init": ["--force"],
     "issues resolve": ["--reason"], "issues ignore": ["--reason"], "issues unignore": ["--reason"],
 }
@@ -47,7 +47,7 @@ def test_version() -> None:
     assert p.returncode == 0 and __version__ in p.stdout
 
 
-@pytest.mark.parametrize("command", [["report"], ["approvals"], ["demo"], ["run"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["demo"]], ids=" ".join)
 def test_unbuilt_commands_say_so_and_exit_1(project: Project, command: list[str]) -> None:
     result = project.run(*command)
     assert result.exit_code == 1

@@ -204,7 +204,7 @@ def test_too_little_traffic_ends_inconclusive_and_holds(release: Release) -> Non
     assert git(release.origin, "merge-base", "--is-ancestor", sha, "staging") == ""
     assert _issue(release, issue)["status"] == "staging"
     approvals = release.state_rows("SELECT * FROM approvals")
-    assert len(approvals) == 1 and approvals[0]["status"] == "pending" and approvals[0]["action"].startswith("verify_inconclusive")
+    assert len(approvals) == 1 and approvals[0]["status"] == "pending" and approvals[0]["gate"] == "verify" and approvals[0]["deployment_id"] == d["deployment"]
     assert release.deployments()[-1]["status"] == "inconclusive"
     shown = release.project.cli("--json", "status").json()["deployments"]
     assert [(d["status"], d["last_verdict"]) for d in shown] == [("inconclusive", "inconclusive")]

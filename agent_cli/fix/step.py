@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_cli import limits, policy
 from agent_cli.controls import ensure_not_paused
 from agent_cli.errors import AgentError, PolicyRefused
 from agent_cli.fix import integrity, worktree
@@ -60,10 +61,8 @@ class FixResult:
 
 
 def check_fix_rate(run: Run) -> None:
-    limit = run.settings.policy.max_fixes_per_hour
-    used = run.state.fixes_committed_last_hour()
-    if used >= limit:
-        raise PolicyRefused(f"{used} fixes committed in the last hour", rule="policy.max_fixes_per_hour")
+    used, _ = limits.fixes_last_hour(run.state, run.settings)
+    policy.rate("policy.max_fixes_per_hour", used, run.settings.policy.max_fixes_per_hour, "fixes committed in the last hour").enforce()
 
 
 # --- the step ------------------------------------------------------------------------------------
@@ -86,6 +85,9 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
         raise PolicyRefused(f"issue {issue_id} already has a fix on branch {existing['branch']}; `agent fix {issue_id} --again` replaces it",
                             rule="fix.exists")
     diagnosis = issue["diagnoses"][-1]
+    band = policy.confidence(diagnosis.get("confidence"), settings.policy)
+    if band.verdict == policy.REFUSE:  # below the approval band: escalate to a person, no fix
+        band.enforce()
     if not dry_run:
         check_fix_rate(run)
         if not settings.validate_.commands:

@@ -160,3 +160,33 @@ def _failed(run: "Run", dep_id: int, issue_id: int, back_to: str, why: str) -> N
                          details={"deployment": dep_id})
     except PolicyRefused:
         pass  # moved by a person meanwhile; the refusal is audited
+
+
+def reconcile(run: "Run") -> list[dict[str, Any]]:
+    """Deployments a killed run left `deploying`: checked against the remote branch head; a push that landed is
+    reverted (the deploy never finished, so git must not say it did); each is failed with the reason, audited."""
+    settings, state = run.settings, run.state
+    repaired = []
+    for dep in records.deployments(state, "status = 'deploying' AND kind = 'deploy'"):
+        env = settings.environments.get(dep["env"])
+        why = "interrupted: the run that started it ended before it was live"
+        if env is not None and dep["previous_sha"]:
+            git = GitRepo(settings.repo_path)
+            try:
+                head = branch.head(git, env)
+                deployed = dep["sha"]
+                if deployed is None and head and dep["fix_sha"] and head != dep["previous_sha"] and git.is_ancestor(dep["fix_sha"], head):
+                    deployed = head
+                if deployed and head and git.is_ancestor(deployed, head):
+                    _undo(run, dep["id"], branch.Pushed(deployed, dep["previous_sha"], False), dep["env"], why)
+                    why += f"; its push ({deployed[:12]}) reverted"
+            except StepFailed as exc:
+                why += f"; the branch could not be checked: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - a git failure must not stop the other repairs
+                why += f"; the branch could not be checked: {type(exc).__name__}: {exc}"
+        back_to = "fix_ready" if dep["env"] == "staging" or "staging" not in settings.environments else "staging"
+        _failed(run, dep["id"], dep["issue_id"], back_to, why)
+        run.audit(step="reconcile", decision="repaired", issue_id=dep["issue_id"], reason=f"deployment {dep['id']}: {why}",
+                  details={"deployment": dep["id"]})
+        repaired.append({"deployment": dep["id"], "reason": why})
+    return repaired

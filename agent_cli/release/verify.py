@@ -96,25 +96,55 @@ def _decide(run: "Run", dep: dict[str, Any], decision: Assessment) -> dict[str, 
         rolled = rollback_deployment(run, dep["id"], reason=reason, step="verify", trigger=trigger)
         return {"phase": rolled["status"], "rollback": rolled}
     if decision.phase == "healthy" and dep["env"] == "production" and issue_id:
-        env = settings.environment(dep["env"])
-        watch = (datetime.now(timezone.utc) + timedelta(hours=env.post_fix_watch_h)).isoformat()
-        with state.transaction() as db:
-            db.execute("UPDATE issues SET resolved_at = ?, watch_until = ? WHERE id = ?", [utcnow(), watch, issue_id])
-            _move(run, issue_id, "resolved", f"fix verified healthy in production (deployment {dep['id']}); watched until {watch}")
-        return {"issue_status": "resolved", "watch_until": watch}
+        return _resolve(run, dep)
     if decision.phase == "healthy":
         run.audit(step="verify", decision="eligible-for-production", issue_id=issue_id,
                   reason=f"deployment {dep['id']} healthy on {dep['env']}; the fix may go to production", details={"deployment": dep["id"]})
         return {"eligible_for": "production"}
     # inconclusive: held for a person, never a silent pass
-    expires = (datetime.now(timezone.utc) + timedelta(hours=settings.policy.approval_timeout_h)).isoformat()
-    with state.transaction() as db:
-        cur = db.execute("INSERT INTO approvals(issue_id, action, status, reason, requested_at, expires_at) VALUES (?, ?, 'pending', ?, ?, ?)",
-                         [issue_id, f"verify_inconclusive:{dep['id']}", why[:1000], utcnow(), expires])
-        approval = int(cur.lastrowid or 0)
-    run.audit(step="verify", decision="needs-approval", issue_id=issue_id, reason=f"deployment {dep['id']} inconclusive; a person decides: {why}"[:1000],
-              details={"deployment": dep["id"], "approval": approval})
-    return {"approval": approval, "held": True}
+    from agent_cli import approvals
+
+    row, _ = approvals.request(state, issue_id=issue_id, gate="verify", deployment_id=dep["id"], run_id=run.run_id,
+                               reason=f"deployment {dep['id']} to {dep['env']} inconclusive: {why}; approve to promote, reject to roll back",
+                               details={"deployment": dep["id"], "env": dep["env"], "numbers": decision.numbers},
+                               expires_in_s=settings.policy.approval_timeout_h * 3600)
+    return {"approval": row["id"], "held": True}
+
+
+def settle_inconclusive(run: "Run") -> list[dict[str, Any]]:
+    """Held deployments a person decided: approved ones are promoted (healthy), rejected or expired ones rolled back."""
+    from agent_cli import approvals
+
+    done = []
+    for dep in records.deployments(run.state, "status = 'inconclusive' AND kind = 'deploy'"):
+        row = approvals.find(run.state, dep["issue_id"], "verify", ("approved", "rejected", "expired"))
+        if row is None or row.get("deployment_id") != dep["id"]:
+            continue
+        approvals.consume(run.state, dep["issue_id"], "verify", run_id=run.run_id, statuses=(row["status"],))
+        who = f"{row['status']} by {row['decided_by']}"
+        if row["status"] == "approved":
+            healthy = Assessment("healthy", "approval.verify", f"inconclusive window promoted: {who}", {"approval": row["id"]})
+            move_deployment(run.state, dep["id"], "healthy", step="verify", run_id=run.run_id, reason=healthy.reason,
+                            details={"approval": row["id"]})
+            if dep["env"] == "production" and dep["issue_id"]:
+                _resolve(run, dep)
+            done.append({"deployment": dep["id"], "phase": "healthy", "reason": healthy.reason})
+        else:
+            try:
+                rolled = rollback_deployment(run, dep["id"], reason=f"inconclusive window {who}", step="verify")
+                done.append({"deployment": dep["id"], "phase": rolled["status"], "rollback": rolled})
+            except StepFailed as exc:
+                done.append({"deployment": dep["id"], "phase": "rollback_failed", "error": exc.message})
+    return done
+
+
+def _resolve(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
+    env = run.settings.environment(dep["env"])
+    watch = (datetime.now(timezone.utc) + timedelta(hours=env.post_fix_watch_h)).isoformat()
+    with run.state.transaction() as db:
+        db.execute("UPDATE issues SET resolved_at = ?, watch_until = ? WHERE id = ?", [utcnow(), watch, dep["issue_id"]])
+        _move(run, dep["issue_id"], "resolved", f"fix verified healthy in production (deployment {dep['id']}); watched until {watch}")
+    return {"issue_status": "resolved", "watch_until": watch}
 
 
 def _move(run: "Run", issue_id: int, target: str, reason: str) -> None:

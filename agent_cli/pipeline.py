@@ -1,0 +1,381 @@
+"""`agent run`: one full cycle under the run lock, as policy allows.
+
+reconcile -> expire approvals -> scan -> diagnose new issues -> fix eligible ones -> staging deploys -> verify
+(promote or roll back, and the inconclusive ones a person decided) -> production deploys -> notify.
+Every gate is decided by `policy`; one issue failing does not stop the others; `--dry-run` decides
+everything and changes nothing (no scan, LLM call, commit, push, deploy, approval row or notification).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_cli import approvals, policy
+from agent_cli.controls import pause_state
+from agent_cli.errors import AgentError, PolicyRefused
+from agent_cli.issues import show_issue
+from agent_cli.release import records
+
+if TYPE_CHECKING:
+    from agent_cli.runner import Run
+
+FIXABLE_BY_RUN = ("diagnosed", "rolled_back")
+
+
+@dataclass
+class Cycle:
+    level: int
+    dry_run: bool
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, step: str, issue: int | None, action: str, decision: policy.Verdict | policy.Decision | None = None, **extra: Any) -> None:
+        entry: dict[str, Any] = {"step": step, "issue": issue, "action": action, **extra}
+        if decision is not None:
+            entry["decision"] = decision.as_dict()
+        self.actions.append(entry)
+
+    def fail(self, step: str, issue: int | None, message: str) -> None:
+        self.failures.append(f"{step}" + (f" issue {issue}" if issue else "") + f": {message}")
+        self.note(step, issue, "failed", error=message)
+        self.events.append({"event": "failed", "issue": issue, "title": f"{step} failed", "message": message})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "dry_run": self.dry_run, "actions": self.actions, "failures": self.failures,
+                "notified": [e for e in self.events if e.get("sent")]}
+
+
+def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) -> Cycle:
+    settings = run.settings
+    if level is not None:
+        settings.policy.autonomy_level = level  # this run only: settings live as long as the process
+    cycle = Cycle(settings.policy.autonomy_level, dry_run)
+    # Approvals expire before the gates read them, so a cancel window that ran out lets its fix go this run.
+    steps = [_reconcile, _expire, _scan, _diagnose, _fix, _deploy_staging, _verify, _deploy_production]
+    for step in steps:
+        try:
+            step(run, cycle)
+        except AgentError as exc:  # a step-wide failure (git unreachable, state): recorded, the rest go on
+            cycle.fail(step.__name__.strip("_"), None, exc.message)
+    if not dry_run:
+        _notify(run, cycle)
+    run.audit(step="run", decision="cycle", reason=f"level {cycle.level}{' dry run' if dry_run else ''}: {len(cycle.actions)} actions, "
+              f"{len(cycle.failures)} failures", details={"actions": cycle.actions[:200], "failures": cycle.failures[:50]})
+    return cycle
+
+
+# --- steps ---------------------------------------------------------------------------------------------------------
+
+
+def _reconcile(run: "Run", cycle: Cycle) -> None:
+    if cycle.dry_run:
+        stuck = records.deployments(run.state, "status = 'deploying'")
+        for d in stuck:
+            cycle.note("reconcile", d["issue_id"], "would repair", reason=f"deployment {d['id']} left deploying")
+        return
+    from agent_cli.fix.cleanup import cleanup
+    from agent_cli.gitrepo import GitRepo
+    from agent_cli.release.deploy import reconcile
+
+    for item in cleanup(run, GitRepo(run.settings.repo_path)):
+        cycle.note("reconcile", None, "cleaned", reason=item)
+    for repaired in reconcile(run):
+        cycle.note("reconcile", None, "repaired", reason=repaired["reason"], deployment=repaired["deployment"])
+        cycle.events.append({"event": "agent_trouble", "issue": None, "title": "interrupted deployment repaired", "message": repaired["reason"]})
+
+
+def _scan(run: "Run", cycle: Cycle) -> None:
+    if cycle.dry_run:
+        cycle.note("scan", None, "skipped", reason="dry run: no cursor moves")
+        return
+    from agent_cli.detect import scan
+    from agent_cli.notify import should_notify_detected
+
+    result = scan(run)
+    cycle.note("scan", None, "scanned", events=result.events, new_issues=len(result.new_issues), regressions=len(result.regressions))
+    for issue in result.new_issues:
+        if should_notify_detected(run.settings, issue["severity"]):
+            cycle.events.append({"event": "issue_detected", "issue": issue["id"], "title": f"{issue['severity']} {issue['title']}",
+                                 "message": f"new issue {issue['id']} ({issue['severity']})"})
+
+
+def _issues(run: "Run", statuses: tuple[str, ...]) -> list[int]:
+    marks = ", ".join("?" for _ in statuses)
+    return [r["id"] for r in run.state.rows(f"SELECT id FROM issues WHERE status IN ({marks}) ORDER BY severity, id", list(statuses))]
+
+
+def _diagnose(run: "Run", cycle: Cycle) -> None:
+    targets = _issues(run, ("detected",))
+    if cycle.dry_run:
+        for issue_id in targets:
+            cycle.note("diagnose", issue_id, "would diagnose")
+        return
+    if not targets:
+        return
+    from agent_cli.diagnose import diagnose
+
+    for issue_id in targets:
+        try:
+            result = diagnose(run, [issue_id])
+        except AgentError as exc:
+            cycle.fail("diagnose", issue_id, exc.message)
+            continue
+        for d in result.diagnosed:
+            cycle.note("diagnose", issue_id, "diagnosed", confidence=d.get("confidence"))
+        for refused in result.refused:
+            cycle.note("diagnose", issue_id, "not diagnosed", reason=refused.get("reason"))
+        for failed in result.failed:
+            cycle.fail("diagnose", issue_id, failed.get("reason", "failed"))
+
+
+def fix_gate(run: "Run", issue: dict[str, Any]) -> policy.Verdict:
+    from agent_cli import limits
+
+    settings = run.settings
+    diagnosis = issue["diagnoses"][-1] if issue["diagnoses"] else {}
+    used, counts = limits.fixes_last_hour(run.state, settings)
+    fixable = policy.allow("scan.auto_fixable", issue.get("auto_fixable_reason") or "fixable") if issue["auto_fixable"] else policy.Decision(
+        policy.REFUSE, "scan.auto_fixable", f"not auto-fixable: {issue.get('auto_fixable_reason') or 'no in-repo frame'}")
+    band = policy.confidence(diagnosis.get("confidence"), settings.policy)
+    # Building a fix is a branch, not a release: any band at or above approval may build; shipping is gated later.
+    build = band if band.verdict == policy.REFUSE else policy.allow(band.rule, band.reason, **band.numbers)
+    return policy.combine(
+        policy.paused(pause_state(run.state)),
+        policy.never_again(issue["status"]),
+        fixable,
+        build,
+        policy.rate("policy.max_fixes_per_hour", used, settings.policy.max_fixes_per_hour, "fixes committed in the last hour"),
+    )
+
+
+def _fix(run: "Run", cycle: Cycle) -> None:
+    from agent_cli import transitions
+
+    # needs_human is never picked: a person moves it on.
+    for issue_id in _issues(run, FIXABLE_BY_RUN):
+        try:
+            issue = show_issue(run.state, issue_id)
+            if not issue["diagnoses"]:
+                continue
+            verdict = fix_gate(run, issue)
+            if verdict.verdict != policy.ALLOW:
+                cycle.note("fix", issue_id, "not fixed", verdict)
+                if verdict.decision.rule == "policy.min_confidence_approval" and not cycle.dry_run:
+                    transitions.move(run.state, issue_id, "needs_human", step="run", run_id=run.run_id, reason=verdict.decision.reason,
+                                     details={"rule": verdict.decision.rule})
+                    cycle.events.append({"event": "needs_human", "issue": issue_id, "title": issue["title"], "message": verdict.decision.reason})
+                continue
+            if cycle.dry_run:
+                cycle.note("fix", issue_id, "would fix", verdict)
+                continue
+            from agent_cli.fix import fix
+
+            # A rolled-back issue's committed fix is the one that failed: it is replaced.
+            result = fix(run, issue_id, again=issue["status"] == "rolled_back")
+            if result.succeeded:
+                cycle.note("fix", issue_id, "fixed", verdict, sha=result.sha, branch=result.branch)
+            else:
+                last = result.attempts[-1].reasons if result.attempts else ["no fix strategy applies"]
+                cycle.note("fix", issue_id, "no fix", verdict, reason=result.stopped or "; ".join(last)[:500])
+        except PolicyRefused as exc:
+            cycle.note("fix", issue_id, "refused", policy.Decision(policy.REFUSE, exc.rule, exc.message))
+        except AgentError as exc:
+            cycle.fail("fix", issue_id, exc.message)
+
+
+def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env: str) -> policy.Verdict:
+    from datetime import datetime, timezone
+
+    from agent_cli import limits
+
+    settings = run.settings
+    level = settings.policy.autonomy_level
+    used, _ = limits.deploys_last_day(run.state, settings)
+    band = policy.confidence(fix_row.get("confidence"), settings.policy)
+    if env != "staging" and band.verdict == policy.NOTIFY:  # its cancel window was waited out before staging
+        band = policy.allow(band.rule, band.reason, **band.numbers)
+    return policy.combine(
+        policy.paused(pause_state(run.state)),
+        policy.autonomy(level, issue["severity"]),
+        policy.affected_users(level, int(issue.get("affected_users") or 0)),
+        band,
+        policy.evidence(fix_row.get("evidence")),
+        policy.files(_json_list(fix_row.get("files")), _json_list(fix_row.get("approval_reasons")), settings.policy),
+        policy.rate("policy.max_deploys_per_day", used, settings.policy.max_deploys_per_day, "deploys in the last 24 hours"),
+        policy.business_hours(datetime.now(timezone.utc), settings.policy, issue["severity"]),
+    )
+
+
+def _json_list(value: Any) -> list[Any]:
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return list(value) if isinstance(value, list) else []
+
+
+def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
+    from agent_cli.release import deploy
+
+    issue = show_issue(run.state, issue_id)
+    fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
+    if fix_row is None:
+        return
+    verdict = deploy_gate(run, issue, fix_row, env)
+    gate = f"deploy:{env}"
+    approved = None
+    if verdict.verdict == policy.APPROVAL:
+        approved = approvals.find(run.state, issue_id, gate, ("approved",))
+        if approved is None:
+            _ask(run, cycle, issue, gate, verdict, fix_row)
+            return
+        # Used only when the deploy happens (below): a cancel window after it does not spend it.
+        verdict = policy.combine(*[policy.allow(d.rule, f"approved by {approved['decided_by']}: {d.reason}") if d.verdict == policy.APPROVAL else d
+                                   for d in verdict.all])
+    if verdict.verdict == policy.NOTIFY and not _window_passed(run, cycle, issue, fix_row, verdict):
+        return
+    if not verdict.decision.passes:
+        cycle.note("deploy", issue_id, f"not deployed to {env}", verdict)
+        return
+    if cycle.dry_run:
+        cycle.note("deploy", issue_id, f"would deploy to {env}", verdict)
+        return
+    if approved is not None:
+        approvals.consume(run.state, issue_id, gate, run_id=run.run_id)
+    try:
+        result = deploy(run, issue_id, env)
+    except PolicyRefused as exc:
+        cycle.note("deploy", issue_id, f"not deployed to {env}", policy.Decision(policy.REFUSE, exc.rule, exc.message))
+        return
+    except AgentError as exc:
+        cycle.fail("deploy", issue_id, exc.message)
+        return
+    cycle.note("deploy", issue_id, f"deployed to {env}", verdict, deployment=result["deployment"], sha=result["sha"])
+    cycle.events.append({"event": "deployed", "issue": issue_id, "title": issue["title"],
+                         "message": f"issue {issue_id} fix {result['sha'][:12]} deployed to {env}; watching"})
+
+
+def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: policy.Verdict, fix_row: dict[str, Any]) -> None:
+    reasons = [f"{d.reason} ({d.rule})" for d in verdict.blocking()]
+    if cycle.dry_run:
+        cycle.note("approvals", issue["id"], f"would ask a person: {gate}", verdict)
+        return
+    row, created = approvals.request(
+        run.state, issue_id=issue["id"], gate=gate, run_id=run.run_id, reason="; ".join(reasons)[:1000],
+        expires_in_s=run.settings.policy.approval_timeout_h * 3600,
+        details={"rules": [d.rule for d in verdict.blocking()], "confidence": fix_row.get("confidence"), "evidence": fix_row.get("evidence"),
+                 "files": _json_list(fix_row.get("files")), "sha": fix_row.get("sha"), "summary": fix_row.get("summary"),
+                 "diff_lines": len((fix_row.get("diff") or "").splitlines())})
+    cycle.note("approvals", issue["id"], f"waiting for a person: {gate}", verdict, approval=row["id"])
+    if created:
+        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"],
+                             "message": f"approval {row['id']} ({gate}): " + "; ".join(reasons)[:500]})
+
+
+def _window_passed(run: "Run", cycle: Cycle, issue: dict[str, Any], fix_row: dict[str, Any], verdict: policy.Verdict) -> bool:
+    """The notify band: people are told, and the fix waits out cancel_window_s unless someone cancels it."""
+    if cycle.dry_run:
+        cycle.note("deploy", issue["id"], "would notify and wait out the cancel window", verdict)
+        return False
+    if approvals.consume(run.state, issue["id"], "cancel_window", run_id=run.run_id, statuses=("lapsed",)):
+        return True
+    cancelled = approvals.find(run.state, issue["id"], "cancel_window", ("rejected",))
+    if cancelled:
+        approvals.consume(run.state, issue["id"], "cancel_window", run_id=run.run_id, statuses=("rejected",))
+        from agent_cli import transitions
+
+        transitions.move(run.state, issue["id"], "needs_human", step="run", run_id=run.run_id,
+                         reason=f"fix cancelled by {cancelled['decided_by']}: {cancelled.get('decision_reason') or ''}"[:1000])
+        cycle.note("deploy", issue["id"], "cancelled", verdict)
+        return False
+    row, created = approvals.request(run.state, issue_id=issue["id"], gate="cancel_window", run_id=run.run_id,
+                                     reason=f"{verdict.decision.reason}; `agent cancel {issue['id']}` stops it",
+                                     expires_in_s=run.settings.policy.cancel_window_s, details={"sha": fix_row.get("sha")})
+    cycle.note("deploy", issue["id"], "waiting out the cancel window", verdict, until=row["expires_at"])
+    if created:
+        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"],
+                             "message": f"fix {str(fix_row.get('sha'))[:12]} ships at {row['expires_at']} unless `agent cancel {issue['id']}`"})
+    return False
+
+
+def _deploy_staging(run: "Run", cycle: Cycle) -> None:
+    if "staging" not in run.settings.environments:
+        return
+    for issue_id in _issues(run, ("fix_ready",)):
+        _gate_and_deploy(run, cycle, issue_id, "staging")
+
+
+def _verify(run: "Run", cycle: Cycle) -> None:
+    from agent_cli.release.verify import settle_inconclusive, verify
+
+    active = [d for d in records.active(run.state) if d["status"] == "monitoring" and d["kind"] == "deploy"]
+    if cycle.dry_run:
+        for d in active:
+            cycle.note("verify", d["issue_id"], "would sample", deployment=d["id"])
+        return
+    if active:
+        result = verify(run)
+        for d in result["deployments"]:
+            cycle.note("verify", d.get("issue"), d["phase"], deployment=d["deployment"], rule=d.get("rule"), reason=d.get("reason"))
+            _deployment_events(cycle, d)
+        for failure in result["failures"]:
+            cycle.fail("verify", None, failure)
+            cycle.events.append({"event": "agent_trouble", "issue": None, "title": "rollback failed", "message": failure})
+    for d in settle_inconclusive(run):
+        cycle.note("verify", None, d["phase"], deployment=d["deployment"], reason=d.get("reason") or d.get("error"))
+
+
+def _deployment_events(cycle: Cycle, d: dict[str, Any]) -> None:
+    if d.get("rollback"):
+        cycle.events.append({"event": "rolled_back", "issue": d.get("issue"), "title": f"deployment {d['deployment']} rolled back",
+                             "message": d["rollback"]["reason"][:500], "key": f"rolled_back:{d['deployment']}"})
+        if d["rollback"].get("issue_status") == "needs_human":
+            cycle.events.append({"event": "needs_human", "issue": d.get("issue"), "title": "issue needs a person",
+                                 "message": f"issue {d.get('issue')} reached the rollback limit"})
+    if d.get("held"):
+        cycle.events.append({"event": "approval_needed", "issue": d.get("issue"), "title": f"deployment {d['deployment']} inconclusive",
+                             "message": d.get("reason", "")[:500], "key": f"verify:{d['deployment']}"})
+
+
+def _deploy_production(run: "Run", cycle: Cycle) -> None:
+    if "production" not in run.settings.environments:
+        return
+    for issue_id in _issues(run, ("staging",)):
+        fix_row = records.committed_fix(run.state, issue_id)
+        if fix_row is None or records.active(run.state, "production"):
+            continue
+        healthy = records.deployments(run.state, "issue_id = ? AND env = 'staging' AND fix_sha = ? AND status = 'healthy'", [issue_id, fix_row["sha"]])
+        if healthy:
+            _gate_and_deploy(run, cycle, issue_id, "production")
+    if "staging" not in run.settings.environments:
+        for issue_id in _issues(run, ("fix_ready",)):
+            _gate_and_deploy(run, cycle, issue_id, "production")
+
+
+def _expire(run: "Run", cycle: Cycle) -> None:
+    if cycle.dry_run:
+        return
+    for row in approvals.expire(run.state, run_id=run.run_id):
+        cycle.note("approvals", row["issue_id"], row["status"], approval=row["id"], gate=row["gate"])
+
+
+def _notify(run: "Run", cycle: Cycle) -> None:
+    from agent_cli.notify import notify
+
+    for event in cycle.events:
+        issue = None
+        if event.get("issue"):
+            try:
+                issue = show_issue(run.state, int(event["issue"]))
+            except AgentError:
+                issue = None
+        key = event.get("key") or f"{event['event']}:{event.get('issue')}:{event['message'][:80]}"
+        results = notify(run.state, run.settings, event["event"], title=event["title"], message=event["message"],
+                         issue={k: issue[k] for k in ("id", "title", "severity", "status")} if issue else None, dedupe_key=key,
+                         run_id=run.run_id)
+        event["sent"] = [r for r in results if r.get("ok")]
