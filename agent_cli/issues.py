@@ -41,7 +41,31 @@ def list_issues(state: State, *, status: str | None = None, severity: str | None
         "SELECT id, severity, status, count, affected_users, first_seen, last_seen, title, fingerprint, source, auto_fixable "
         "FROM issues" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY severity, last_seen DESC"
     )
-    return _rows(state, sql, params)
+    rows = _rows(state, sql, params)
+    links = related_of(state, [r["id"] for r in rows])
+    for row in rows:
+        row["related"] = links.get(row["id"], [])  # [{id, kind}]: probe_window | same_throw_site (detect.related)
+    return rows
+
+
+def related_of(state: State, issue_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """issue id -> its related issues [{id, kind}] (issue_links, filled by detect.related at scan)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for issue_id, related_id, kind in state.db.execute(
+        "SELECT issue_id, related_id, kind FROM issue_links WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, kind, related_id",
+        [json.dumps(issue_ids)],
+    ).fetchall():
+        out.setdefault(issue_id, []).append({"id": related_id, "kind": kind})
+    return out
+
+
+def related_detail(state: State, issue_id: int) -> list[dict[str, Any]]:
+    """One issue's related issues for `agent show`: kind, when linked, and the other issue's severity, status, title."""
+    return state.rows(
+        "SELECT l.related_id AS id, l.kind, l.created_at, i.severity, i.status, i.title, i.throw_site FROM issue_links l "
+        "JOIN issues i ON i.id = l.related_id WHERE l.issue_id = ? ORDER BY l.kind, l.related_id",
+        [issue_id],
+    )
 
 
 def show_issue(state: State, issue_id: int) -> dict[str, Any]:
@@ -54,6 +78,7 @@ def show_issue(state: State, issue_id: int) -> dict[str, Any]:
     issue["diagnoses"] = _rows(state, "SELECT * FROM diagnoses WHERE issue_id = ? ORDER BY id", [issue_id])
     issue["fixes"] = _rows(state, "SELECT * FROM fixes WHERE issue_id = ? ORDER BY id", [issue_id])
     issue["deployments"] = _rows(state, "SELECT * FROM deployments WHERE issue_id = ? ORDER BY id", [issue_id])
+    issue["related"] = related_detail(state, issue_id)
     issue["audit"] = [{**r, "details": json.loads(r["details"])} for r in audit.timeline(state, issue_id)]
     return issue
 

@@ -33,10 +33,22 @@ def issues_command(
             return
         # Titles are log text. Output sanitises every cell; cutting after sanitising means
         # the cut never leaves half an escape sequence for the terminal.
-        out.table(["id", "sev", "status", "count", "users", "last seen", "title"],
-                  [(r["id"], r["severity"], r["status"], r["count"], r["affected_users"], r["last_seen"][:19], sanitize(r["title"])[:100]) for r in rows])
+        out.table(["id", "sev", "status", "count", "users", "last seen", "related", "title"],
+                  [(r["id"], r["severity"], r["status"], r["count"], r["affected_users"], r["last_seen"][:19], related_cell(r["related"]),
+                    sanitize(r["title"])[:100]) for r in rows])
 
     out.result({"issues": rows}, render)
+
+
+RELATED_LABELS = {"probe_window": "probe", "same_throw_site": "same cause"}
+
+
+def related_cell(related: list[dict]) -> str:
+    """`4,5 probe; 7 same cause`: the related issues by kind, or `-`."""
+    by_kind: dict[str, list[str]] = {}
+    for link in related:
+        by_kind.setdefault(link["kind"], []).append(str(link["id"]))
+    return "; ".join(f"{','.join(ids)} {RELATED_LABELS.get(kind, kind)}" for kind, ids in by_kind.items()) or "-"
 
 
 _REASON = typer.Option(None, "--reason", help="Why (required; audited with your user name).", show_default=False)

@@ -30,6 +30,11 @@ def _render(out: Output, i: dict[str, Any]) -> None:
         ("auto-fixable", ("yes: " if i["auto_fixable"] else "no: ") + (i["auto_fixable_reason"] or "")),
         ("paths", ", ".join(i["request_paths"]) or "-"),
     ])
+    if i.get("related"):
+        why = {"probe_window": "probe window (failing health probe ±5 min)", "same_throw_site": "same root cause"}
+        out.table(["id", "sev", "status", "related as", "title"],
+                  [(r["id"], r["severity"], r["status"], why.get(r["kind"], r["kind"]) + (f" ({r['throw_site']})" if r["kind"] == "same_throw_site" else ""),
+                    sanitize(r["title"])[:100]) for r in i["related"]], title="\nrelated issues")
     if i["events"]:
         latest = i["events"][0]
         where = f"{latest['path']}:{latest['line']}" if latest["path"] else latest["source"]
