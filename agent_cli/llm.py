@@ -1,6 +1,6 @@
 """Calls to Claude through the official SDK: forced tool use, validation, budget, retries, records.
 
-Retries live here and only here (tenacity); the SDK's own retries are off.
+Retries live here and only here (the one retry layer, agent_cli.retry); the SDK's own retries are off.
 Every HTTP attempt is recorded in `llm_calls` with tokens, cost, latency and
 outcome. The budget is checked before each attempt and fails closed.
 
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_cli import audit
+from agent_cli import audit, retry
 from agent_cli.config import Settings
 from agent_cli.errors import AgentError, ConfigError, PolicyRefused, StepFailed
 from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting is part of this module's face)
@@ -46,10 +46,10 @@ from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting i
     price_for,
     read_usage,
 )
+from agent_cli.retry import RETRYABLE_STATUS
 from agent_cli.state import State, utcnow
 
-# Retryable failures, as data: HTTP statuses, plus any connection error or timeout.
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# Retryable failures, as data (agent_cli.retry): HTTP statuses, plus any connection error or timeout.
 RETRY_WAIT_INITIAL_S = 0.5
 RETRY_WAIT_MAX_S = 20.0
 STORED_TEXT_LIMIT = 200_000
@@ -203,14 +203,8 @@ class ToolCaller:
 
     def _create(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
         import anthropic
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.settings.llm.max_retries + 1),
-            wait=wait_exponential_jitter(initial=RETRY_WAIT_INITIAL_S, max=RETRY_WAIT_MAX_S, jitter=RETRY_WAIT_INITIAL_S),
-            retry=retry_if_exception(is_retryable),
-            reraise=True,
-        )
+        retrying = retry.retrying(self.settings.llm.max_retries, is_retryable, wait_initial_s=RETRY_WAIT_INITIAL_S, wait_max_s=RETRY_WAIT_MAX_S)
         spent = 0.0  # malformed answers are charged too, should a kind of them be made retryable
         try:
             for attempt in retrying:
