@@ -232,7 +232,7 @@ def _describe(exc: BaseException, url: str) -> str:
     else:
         text = str(exc) or type(exc).__name__
     # A URL is a secret (its path is the webhook's token): never in an error.
-    for part in {url, url.split("?", 1)[0]}:
+    for part in (url, url.split("?", 1)[0]):  # the whole URL first
         if part:
             text = text.replace(part, "<url>")
     return _cut(redact(_CONTROL.sub(" ", text)), 300)

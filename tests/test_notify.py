@@ -220,6 +220,20 @@ def test_an_unreachable_channel_fails_without_showing_its_url(state: State) -> N
     assert token not in everything
 
 
+def test_an_error_naming_the_url_never_shows_it(state: State) -> None:
+    # httpx does not name the URL in its errors, but a library's message may: it is taken out all the same.
+    token = "T0KENPARTofTheWebhookPath"
+    url = f"http://127.0.0.1:9/hooks/{token}?key={token}"
+    assert token not in notify_mod._describe(RuntimeError(f"POST {url} failed; also {url.split('?')[0]}"), url)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (result,) = notify(state, settings(apprise_urls=f"json://127.0.0.1:{port}/hooks/{token}", max_retries=0), "failed", title="t", message="m")
+    assert not result["ok"] and token not in json.dumps([result, rows(state, "SELECT * FROM notifications"), rows(state, "SELECT * FROM audit")])
+
+
 def test_a_broken_state_does_not_raise(server: Server, state: State) -> None:
     state.db.execute("DROP TABLE notifications")
     results = notify(state, settings(webhook_url=server.url("/hook")), "failed", title="t", message="m", issue=ISSUE)
