@@ -588,3 +588,16 @@ def test_report_of_a_state_built_by_real_steps(tmp_path: Path, monkeypatch: pyte
     assert incident["env"] == "staging" and "HTTP 503" in incident["body"]
     text = render(data, "text")
     assert re.search(r"Auto-fixed \(verified in production\)\s+1\b", text) and "guard the coupon" in text
+
+
+def test_templates_are_package_data() -> None:
+    """A wheel carries the templates: each file under report/templates matches a package-data glob of pyproject.toml."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["agent_cli"]
+    templates = sorted((root / "agent_cli" / "report" / "templates").iterdir())
+    assert {t.name for t in templates} == {"report.txt.j2", "report.md.j2", "report.html.j2"}
+    for t in templates:
+        assert any(fnmatch.fnmatch(t.relative_to(root / "agent_cli").as_posix(), g) for g in globs), t.name
