@@ -99,8 +99,8 @@ _V2_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # A UUID, also with a suffix glued to it (`<uuid>_del`): the suffix stays.
     (re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9a-fA-F])"), "<uuid>"),
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
-    # X-Forwarded-For and other lists of addresses: one mask, however long the list.
-    (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:\s*,\s*(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?)+(?![\w.])"), "<ips>"),
+    # X-Forwarded-For and other lists of addresses: one mask, however many hops (one included).
+    (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:\s*,\s*(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?)+(?![\w.])"), "<ip>"),
     (re.compile(r"(?<![\w.])/?(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?![\w.])"), "<ip>"),
     (re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}(?![\w:])"), "<ip>"),
     (re.compile(r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/]\d{1,2}[-/]\d{2,4}\b|\b\d{1,2}\.\d{1,2}\.\d{4}\b|"
@@ -139,11 +139,11 @@ def strip_header(text: str) -> str:
     m = _SYSLOG_HEAD.match(text)
     if m:
         text = text[m.end():]
+    stripped = False
     if len(text) > 80 and _HEADER_TIME.search(text[:120]):
         late = _LATE_LEVEL.search(text, 60, 400)
         if late and _HEADER_TIME.search(text[:late.start()]):
-            text = text[late.end():].lstrip(" ]:|-")
-    stripped = False
+            text, stripped = text[late.end():].lstrip(" ]:|-"), True
     while text.startswith("["):
         end = _bracket_end(text)
         if end is None:

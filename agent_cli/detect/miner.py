@@ -6,7 +6,8 @@ position: `chdir(pwd)` vs `chdir(/p/gb2/x)`, a user name, a queue name. The mine
 groups such messages the way Drain does (He et al., ICWS 2017):
 
 - a fixed-depth parse tree: first by token count, then by the first
-  `LEADING_TOKENS` tokens (a token with a digit or a mask goes under `<*>`);
+  `LEADING_TOKENS` tokens (a token with a digit, a mask, `/`, `(`, `=` or `@`
+  goes under `<*>`);
 - in the leaf, the cluster whose template is most similar (equal tokens at the
   same position, over the token count), if that similarity reaches
   `SIMILARITY`; ties go to the template with more wildcards, then the oldest;
@@ -28,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WILDCARD = "<*>"
-LEADING_TOKENS = 2  # tree depth 4: root, token count, two leading tokens
-SIMILARITY = 0.5
+LEADING_TOKENS = 1  # tree depth 3: root, token count, the leading token
+SIMILARITY = 0.6
 MAX_CHILDREN = 100  # per inner node; beyond it new leading tokens share the `<*>` child
 MAX_TOKENS = 120  # longer messages are cut (the tail of a giant message does not name the bug)
 MAX_CLUSTERS_PER_LEAF = 200  # beyond it a message that matches nothing gets a cluster of its own, not kept in the tree
@@ -48,9 +49,13 @@ def _is_kind(token: str) -> bool:
     return bool(_KIND_WORDS.search(token))
 
 
+_VARIABLE_SIGNS = re.compile(r"[\d</(=@]")
+
+
 def _route_token(token: str) -> str:
-    # Drain sends a token with a digit down the `<*>` branch; so does a token holding a mask (`uid=<num>(com.x)`).
-    return WILDCARD if "<" in token or any(c.isdigit() for c in token) else token
+    # Drain sends a token with a digit down the `<*>` branch; so does one that holds a mask or looks like a call,
+    # a path or an assignment (`uid=<num>(com.x)`, `chdir(pwd)`): such a token is where variables sit.
+    return WILDCARD if _VARIABLE_SIGNS.search(token) else token
 
 
 def _path(tokens: list[str]) -> tuple[str, ...]:

@@ -301,6 +301,7 @@ class Group:
     samples: deque[tuple[Event, datetime | None]] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_ISSUE))
     severity: str = ""  # the worst event's (the first of the worst)
     severity_rule: str = ""
+    worst_line: int = 0  # the line of that event, to find the first of the worst when groups of one buffer interleave
     any_5xx: bool = False
     hits_5xx: list[tuple[datetime | None, str]] = field(default_factory=list)  # (time, path), for the distinct-paths rule
     by_source: dict[str, int] = field(default_factory=dict)
@@ -323,7 +324,7 @@ class Group:
         if isinstance(path, str) and path not in self.paths:
             self._add_path(path)
         if not self.severity or (event.severity != self.severity and sev.RANK[event.severity] < sev.RANK[self.severity]):
-            self.severity, self.severity_rule = event.severity, event.severity_rule
+            self.severity, self.severity_rule, self.worst_line = event.severity, event.severity_rule, event.line or 0
         if sev.is_5xx_api(event, api_prefixes):
             self.any_5xx = True
             if isinstance(path, str) and len(self.hits_5xx) < MAX_5XX_HITS:
@@ -335,8 +336,12 @@ class Group:
         if len(self.paths) > 4 * PATHS_KEPT:
             self.paths = set(sorted(self.paths)[:PATHS_KEPT])
 
-    def merge(self, other: Group) -> None:
-        """Fold in a group of the same fingerprint whose events came after this one's."""
+    def merge(self, other: Group, interleaved: bool = False) -> None:
+        """Fold in a group of the same fingerprint whose events came after this one's.
+
+        `interleaved`: both hold events of one buffer (one file) in any order of lines, as two masked messages of
+        one read that the miner put in one cluster; samples and the first of the worst then go by line number.
+        """
         self.count += other.count
         for name, n in other.by_source.items():
             self.by_source[name] = self.by_source.get(name, 0) + n
@@ -350,11 +355,17 @@ class Group:
         self.users |= other.users
         for path in other.paths:
             self._add_path(path)
-        if other.severity and (not self.severity or sev.RANK[other.severity] < sev.RANK[self.severity]):
-            self.severity, self.severity_rule = other.severity, other.severity_rule
+        if other.severity and (not self.severity or sev.RANK[other.severity] < sev.RANK[self.severity] or (
+                interleaved and other.severity == self.severity and other.worst_line < self.worst_line)):
+            self.severity, self.severity_rule, self.worst_line = other.severity, other.severity_rule, other.worst_line
         self.any_5xx = self.any_5xx or other.any_5xx
         self.hits_5xx.extend(other.hits_5xx[:max(0, MAX_5XX_HITS - len(self.hits_5xx))])
-        self.samples.extend(other.samples)
+        if interleaved:
+            both = sorted([*self.samples, *other.samples], key=lambda s: s[0].line or 0)
+            self.samples.clear()
+            self.samples.extend(both)
+        else:
+            self.samples.extend(other.samples)
 
     def __iter__(self) -> Iterator[Event]:
         """The sample events, oldest first."""
@@ -428,9 +439,17 @@ class Aggregator:
             for event in other:
                 self.append(event)
             return
+        # Mine the other's pending groups in their order (first appearance in its buffer); those the miner puts in
+        # one cluster merge by line first, then the whole comes after what this aggregator holds.
+        settled: dict[tuple[str, str], Group] = {}
         for group in other.groups.values():
             group = self._settle(group)
             key = (group.route, group.v3)
+            if key in settled:
+                settled[key].merge(group, interleaved=True)
+            else:
+                settled[key] = group
+        for key, group in settled.items():
             if key in self.groups:
                 self.groups[key].merge(group)
             else:
