@@ -40,7 +40,7 @@ class Cycle:
     def fail(self, step: str, issue: int | None, message: str) -> None:
         self.failures.append(f"{step}" + (f" issue {issue}" if issue else "") + f": {message}")
         self.note(step, issue, "failed", error=message)
-        self.events.append({"event": "failed", "issue": issue, "title": f"{step} failed", "message": message})
+        self.events.append({"event": "failed", "issue": issue, "title": f"{step} failed", "message": message, "key": None})
 
     def as_dict(self) -> dict[str, Any]:
         return {"level": self.level, "dry_run": self.dry_run, "actions": self.actions, "failures": self.failures,
@@ -83,7 +83,8 @@ def _reconcile(run: "Run", cycle: Cycle) -> None:
         cycle.note("reconcile", None, "cleaned", reason=item)
     for repaired in reconcile(run):
         cycle.note("reconcile", None, "repaired", reason=repaired["reason"], deployment=repaired["deployment"])
-        cycle.events.append({"event": "agent_trouble", "issue": None, "title": "interrupted deployment repaired", "message": repaired["reason"]})
+        cycle.events.append({"event": "agent_trouble", "issue": None, "title": "interrupted deployment repaired", "message": repaired["reason"],
+                             "key": f"repaired:{repaired['deployment']}"})
 
 
 def _scan(run: "Run", cycle: Cycle) -> None:
@@ -98,7 +99,7 @@ def _scan(run: "Run", cycle: Cycle) -> None:
     for issue in result.new_issues:
         if should_notify_detected(run.settings, issue["severity"]):
             cycle.events.append({"event": "issue_detected", "issue": issue["id"], "title": f"{issue['severity']} {issue['title']}",
-                                 "message": f"new issue {issue['id']} ({issue['severity']})"})
+                                 "message": f"new issue {issue['id']} ({issue['severity']})", "key": f"detected:{issue['id']}"})
 
 
 def _issues(run: "Run", statuses: tuple[str, ...]) -> list[int]:
@@ -165,7 +166,8 @@ def _fix(run: "Run", cycle: Cycle) -> None:
                 if verdict.decision.rule == "policy.min_confidence_approval" and not cycle.dry_run:
                     transitions.move(run.state, issue_id, "needs_human", step="run", run_id=run.run_id, reason=verdict.decision.reason,
                                      details={"rule": verdict.decision.rule})
-                    cycle.events.append({"event": "needs_human", "issue": issue_id, "title": issue["title"], "message": verdict.decision.reason})
+                    cycle.events.append({"event": "needs_human", "issue": issue_id, "title": issue["title"], "message": verdict.decision.reason,
+                                         "key": f"needs_human:{issue_id}:{verdict.decision.rule}"})
                 continue
             if cycle.dry_run:
                 cycle.note("fix", issue_id, "would fix", verdict)
@@ -257,7 +259,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
         return
     cycle.note("deploy", issue_id, f"deployed to {env}", verdict, deployment=result["deployment"], sha=result["sha"])
     cycle.events.append({"event": "deployed", "issue": issue_id, "title": issue["title"],
-                         "message": f"issue {issue_id} fix {result['sha'][:12]} deployed to {env}; watching"})
+                         "message": f"issue {issue_id} fix {result['sha'][:12]} deployed to {env}; watching", "key": f"deployed:{result['deployment']}"})
 
 
 def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: policy.Verdict, fix_row: dict[str, Any]) -> None:
@@ -274,7 +276,7 @@ def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: po
     cycle.note("approvals", issue["id"], f"waiting for a person: {gate}", verdict, approval=row["id"])
     if created:
         cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"],
-                             "message": f"approval {row['id']} ({gate}): " + "; ".join(reasons)[:500]})
+                             "message": f"approval {row['id']} ({gate}): " + "; ".join(reasons)[:500], "key": f"approval:{row['id']}"})
 
 
 def _window_passed(run: "Run", cycle: Cycle, issue: dict[str, Any], fix_row: dict[str, Any], verdict: policy.Verdict) -> bool:
@@ -298,7 +300,7 @@ def _window_passed(run: "Run", cycle: Cycle, issue: dict[str, Any], fix_row: dic
                                      expires_in_s=run.settings.policy.cancel_window_s, details={"sha": fix_row.get("sha")})
     cycle.note("deploy", issue["id"], "waiting out the cancel window", verdict, until=row["expires_at"])
     if created:
-        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"],
+        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"], "key": f"approval:{row['id']}",
                              "message": f"fix {str(fix_row.get('sha'))[:12]} ships at {row['expires_at']} unless `agent cancel {issue['id']}`"})
     return False
 
@@ -325,7 +327,7 @@ def _verify(run: "Run", cycle: Cycle) -> None:
             _deployment_events(cycle, d)
         for failure in result["failures"]:
             cycle.fail("verify", None, failure)
-            cycle.events.append({"event": "agent_trouble", "issue": None, "title": "rollback failed", "message": failure})
+            cycle.events.append({"event": "agent_trouble", "issue": None, "title": "rollback failed", "message": failure, "key": None})
     for d in settle_inconclusive(run):
         cycle.note("verify", None, d["phase"], deployment=d["deployment"], reason=d.get("reason") or d.get("error"))
 
@@ -336,7 +338,7 @@ def _deployment_events(cycle: Cycle, d: dict[str, Any]) -> None:
                              "message": d["rollback"]["reason"][:500], "key": f"rolled_back:{d['deployment']}"})
         if d["rollback"].get("issue_status") == "needs_human":
             cycle.events.append({"event": "needs_human", "issue": d.get("issue"), "title": "issue needs a person",
-                                 "message": f"issue {d.get('issue')} reached the rollback limit"})
+                                 "message": f"issue {d.get('issue')} reached the rollback limit", "key": f"needs_human:{d.get('issue')}:rollbacks"})
     if d.get("held"):
         cycle.events.append({"event": "approval_needed", "issue": d.get("issue"), "title": f"deployment {d['deployment']} inconclusive",
                              "message": d.get("reason", "")[:500], "key": f"verify:{d['deployment']}"})
@@ -374,7 +376,7 @@ def _notify(run: "Run", cycle: Cycle) -> None:
                 issue = show_issue(run.state, int(event["issue"]))
             except AgentError:
                 issue = None
-        key = event.get("key") or f"{event['event']}:{event.get('issue')}:{event['message'][:80]}"
+        key = event.get("key")  # ids only: no log text is stored in the dedupe key; None = notify's own (event, issue)
         results = notify(run.state, run.settings, event["event"], title=event["title"], message=event["message"],
                          issue={k: issue[k] for k in ("id", "title", "severity", "status")} if issue else None, dedupe_key=key,
                          run_id=run.run_id)

@@ -71,6 +71,8 @@ def combine(*decisions: Decision) -> Verdict:
     if not decisions:
         return Verdict(Decision(ALLOW, "policy.none", "nothing to decide"), ())
     worst = min(decisions, key=lambda d: _ORDER.index(d.verdict))
+    if worst.verdict == ALLOW:
+        worst = Decision(ALLOW, "policy", f"all {len(decisions)} rules allow: " + ", ".join(d.rule for d in decisions))
     return Verdict(worst, tuple(decisions))
 
 

@@ -131,11 +131,11 @@ class Traffic(threading.Thread):
 
 
 def configure(root: Path, ports: dict[str, int], deploy_root: Path, **env_overrides: dict) -> None:
-    """The demo's agent.toml with this test's ports, its deploy root (outside the repo, as servers are) and overrides."""
-    text = (DEMO / "agent.toml").read_text().replace('".deploy/', f'"{deploy_root}/')
-    text = text.replace("127.0.0.1:8001", f"127.0.0.1:{ports['staging']}").replace("127.0.0.1:8000", f"127.0.0.1:{ports['production']}")
-    text += "\n[policy]\nmax_rollbacks_per_issue = 3\n"
-    (root / "agent.toml").write_text(text)
+    """The demo's agent.toml as `agent demo` writes it (this test's ports, environments under `deploy_root`), plus overrides."""
+    from agent_cli.demo.setup import config_text
+
+    (root / "agent.toml").write_text(config_text((DEMO / "agent.toml").read_text(), ports, deploy_root))
+    env_overrides = {**env_overrides, "policy": {"max_rollbacks_per_issue": 3, **env_overrides.get("policy", {})}}
     for env, overrides in env_overrides.items():
         _override(root / "agent.toml", env, overrides)
 

@@ -47,14 +47,6 @@ def test_version() -> None:
     assert p.returncode == 0 and __version__ in p.stdout
 
 
-@pytest.mark.parametrize("command", [["demo"]], ids=" ".join)
-def test_unbuilt_commands_say_so_and_exit_1(project: Project, command: list[str]) -> None:
-    result = project.run(*command)
-    assert result.exit_code == 1
-    assert result.stderr.strip() == f"agent: error: `agent {command[0]}` is not implemented yet"
-    assert result.stdout == ""
-
-
 def test_unknown_command_is_a_usage_error(project: Project) -> None:
     result = project.run("frobnicate")
     assert result.exit_code == 2

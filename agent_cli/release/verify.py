@@ -63,7 +63,7 @@ def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     elapsed = (now - live).total_seconds()
     if last is not None and (now - last).total_seconds() < env.interval_s:
         wait_s = env.interval_s - (now - last).total_seconds()
-        return {"deployment": dep["id"], "env": dep["env"], "phase": "monitoring", "sampled": False,
+        return {"deployment": dep["id"], "env": dep["env"], "issue": dep["issue_id"], "phase": "monitoring", "sampled": False,
                 "reason": f"last sample {(now - last).total_seconds():.0f}s ago; interval_s is {env.interval_s}", "next_sample_in_s": wait_s}
     checks = measure.sample_checks(run, dep)
     verdict = sample_verdict(checks)
