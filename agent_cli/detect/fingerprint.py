@@ -172,7 +172,8 @@ def _bracket_end(text: str) -> int | None:
 
 def template_v2(message: str) -> str:
     """Grouping v2's masks: header layout stripped, then every class of variable the issue names masked."""
-    first = message.split("\n", 1)[0][:1000]
+    # As for v1, no mask looks at a digit's value, only at where digits stand: cache on the digits zeroed.
+    first = message.split("\n", 1)[0][:1000].translate(_DIGITS_TABLE)
     cached = _V2_CACHE.get(first)
     if cached is not None:
         return cached
