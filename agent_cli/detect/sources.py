@@ -378,40 +378,25 @@ def read_command_source(source: SourceConfig) -> SourceRead:
 
 def read_http_source(source: SourceConfig, client: Any = None) -> SourceRead:
     """One probe: down, wrong status, slow, or a JSON body that does not match become events."""
-    import httpx
+    from agent_cli.probe import probe
 
     result = SourceRead(source.name, source.kind, lines=1)
-    own = client is None
-    client = client or httpx.Client(timeout=source.timeout_s, follow_redirects=False)
-    started = time.perf_counter()
-    problem, down, status = None, False, None
-    try:
-        response = client.request(source.method, source.url, timeout=source.timeout_s)
-        latency_ms = (time.perf_counter() - started) * 1000
-        status = response.status_code
-        if status not in source.expect_status:
-            problem, down = f"returned HTTP {status}", status >= 500
-        elif latency_ms > source.max_latency_ms:
-            problem = f"slow (over {source.max_latency_ms:.0f} ms)"
-        elif source.expect_json:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            wrong = [k for k, v in source.expect_json.items() if not isinstance(body, dict) or body.get(k) != v]
-            if wrong:
-                problem = f"body check failed for {', '.join(wrong)}"
-    except httpx.TimeoutException:
-        problem, down = f"no answer within {source.timeout_s:g}s", True
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        problem, down = f"down: {reason[:200]}", True
-    finally:
-        if own:
-            client.close()
+    reading = probe(source.url, method=source.method, timeout_s=source.timeout_s, client=client, want_json=bool(source.expect_json))
+    problem, down, status = None, False, reading.status
+    if status is None:
+        problem, down = reading.error, True
+    elif status not in source.expect_status:
+        problem, down = f"returned HTTP {status}", status >= 500
+    elif reading.latency_ms > source.max_latency_ms:
+        problem = f"slow (over {source.max_latency_ms:.0f} ms)"
+    elif source.expect_json:
+        body = reading.body
+        wrong = [k for k, v in source.expect_json.items() if not isinstance(body, dict) or body.get(k) != v]
+        if wrong:
+            problem = f"body check failed for {', '.join(wrong)}"
     if problem:
         message = f"health probe {source.method} {source.url} {problem}"
-        raw = f"{message} (after {(time.perf_counter() - started) * 1000:.0f} ms)"
+        raw = f"{message} (after {reading.latency_ms:.0f} ms)"
         event = Event(source=source.name, level="critical" if down else "error", message=message, raw=raw, kind="probe",
                       request={"path": source.url, "method": source.method, "status": status, "down": down})
         result.events.append(event)
