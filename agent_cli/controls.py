@@ -64,6 +64,8 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
         "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),
         "deployments": _watched_deployments(settings, state),
+        "approvals": state.rows("SELECT id, issue_id, gate, reason, expires_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 10"),
+        "newest_issues": state.rows("SELECT id, severity, status, count, last_seen, title FROM issues ORDER BY id DESC LIMIT 5"),
         "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
         "limits": {
             "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
@@ -87,3 +89,14 @@ def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any
         out.append({**d, "watched_s": round(watched), "monitor_s": env.monitor_s if env else None,
                     "last_verdict": last[0]["verdict"] if last else None, "last_sample_at": last[0]["ts"] if last else None})
     return out
+
+
+def last_good_cycle(state: State, *, max_age_min: float) -> dict[str, Any]:
+    """Is the last `agent run` that ended with exit 0 younger than `max_age_min` minutes?"""
+    rows = state.rows("SELECT finished_at FROM runs WHERE command = 'run' AND exit_code = 0 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1")
+    if not rows:
+        return {"ok": False, "last_good": None, "reason": "no `agent run` has finished well yet"}
+    age = (datetime.now(timezone.utc) - datetime.fromisoformat(rows[0]["finished_at"])).total_seconds() / 60
+    ok = age <= max_age_min
+    return {"ok": ok, "last_good": rows[0]["finished_at"], "age_min": round(age, 1),
+            "reason": f"last good `agent run` {age:.0f} min ago" + ("" if ok else f", older than {max_age_min:g} min")}

@@ -78,6 +78,13 @@ def show_issue(state: State, issue_id: int) -> dict[str, Any]:
     issue["diagnoses"] = _rows(state, "SELECT * FROM diagnoses WHERE issue_id = ? ORDER BY id", [issue_id])
     issue["fixes"] = _rows(state, "SELECT * FROM fixes WHERE issue_id = ? ORDER BY id", [issue_id])
     issue["deployments"] = _rows(state, "SELECT * FROM deployments WHERE issue_id = ? ORDER BY id", [issue_id])
+    for dep in issue["deployments"]:
+        dep["baseline"] = json.loads(dep["baseline"]) if isinstance(dep.get("baseline"), str) else dep.get("baseline")
+        dep["samples"] = [{**r, "checks": json.loads(r["checks"] or "[]")}
+                          for r in state.rows("SELECT ts, verdict, checks FROM health_samples WHERE deployment_id = ? ORDER BY id", [dep["id"]])]
+    cost = state.rows("SELECT COUNT(*) AS calls, COALESCE(SUM(cost_usd), 0) AS usd, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens "
+                      "FROM llm_calls WHERE issue_id = ?", [issue_id])[0]
+    issue["llm"] = cost
     issue["related"] = related_detail(state, issue_id)
     issue["audit"] = [{**r, "details": json.loads(r["details"])} for r in audit.timeline(state, issue_id)]
     return issue

@@ -8,9 +8,21 @@ from agent_cli.cli._render import Output, sanitize
 app = typer.Typer()
 
 
+WIDTH = 160  # raw log lines and reasons are cut to this many characters; --verbose shows them whole
+MAX_RAW_LINES = 30
+
+
+def _cut(text: str, verbose: bool) -> str:
+    return text if verbose or len(text) <= WIDTH else text[: WIDTH - 1] + "…"
+
+
 @app.command("show")
 def show_command(ctx: typer.Context, issue: int = typer.Argument(..., help="Issue id.")) -> None:
-    """One issue: events, diagnosis, fixes, deployments, audit timeline."""
+    """One issue: its events, diagnosis (with cost), fix attempts with evidence, deployments with their samples,
+    and the audit timeline. Raw log lines are cut to a readable width; --verbose shows them whole.
+
+    Example: agent show 12
+    """
     from agent_cli.issues import show_issue
 
     appctx = app_context(ctx)
@@ -39,7 +51,12 @@ def _render(out: Output, i: dict[str, Any]) -> None:
         latest = i["events"][0]
         where = f"{latest['path']}:{latest['line']}" if latest["path"] else latest["source"]
         out.line(f"\nlatest event ({where}, {latest['ts']}):")
-        out.line(sanitize(latest["raw"], keep_newlines=True)[:2000])  # sanitised before the cut, never after
+        lines = sanitize(latest["raw"], keep_newlines=True).splitlines()  # sanitised before the cut, never after
+        shown = lines if out.verbose else lines[:MAX_RAW_LINES]
+        for line in shown:
+            out.line(_cut(line, out.verbose))
+        if len(shown) < len(lines):
+            out.line(f"… {len(lines) - len(shown)} more lines (--verbose shows them)")
     if i["diagnoses"]:
         d = i["diagnoses"][-1]
         culprit = d["culprit"] or {}
@@ -50,12 +67,24 @@ def _render(out: Output, i: dict[str, Any]) -> None:
             ("suspect", (d["suspect_commit"] or {}).get("sha", "-")[:12] + " " + (d["suspect_commit"] or {}).get("subject", "")),
             ("strategy", d["fix_strategy"]),
             ("confidence", f"{d['confidence']:.2f}"),
+            ("LLM cost", f"${i['llm']['usd']:.4f} ({i['llm']['calls']} calls, {i['llm']['tokens']} tokens)" if i.get("llm") else "-"),
         ])
     if i["fixes"]:
         out.table(["attempt", "strategy", "status", "evidence", "branch", "sha", "summary / reason"],
                   [(f["attempt"], f["strategy"], f["status"], f.get("evidence") or "-", f["branch"] or "-", (f["sha"] or "")[:12],
                     f["summary"] or f["reason"] or "") for f in i["fixes"]], title="\nfixes")
     if i["deployments"]:
-        out.line(f"\ndeployments: {len(i['deployments'])}")
+        rows = []
+        for d in i["deployments"]:
+            verdicts = [s["verdict"] for s in d.get("samples", [])]
+            rows.append((d["id"], d["env"], d["status"], (d["sha"] or "")[:12], (d["started_at"] or "")[:19], (d["decided_at"] or "-")[:19],
+                         " ".join(v[0].upper() for v in verdicts) or "-", _cut(sanitize(d["reason"] or ""), out.verbose)))
+        out.table(["id", "env", "status", "sha", "started", "decided", "samples", "reason"], rows, title="\ndeployments (samples: S ok, F failed, E error, I inconclusive)")
+        if out.verbose:
+            for d in i["deployments"]:
+                for sample in d.get("samples", []):
+                    out.line(f"  deployment {d['id']} {sample['ts'][:19]} {sample['verdict']}: "
+                             + "; ".join(f"{c['check']} {c['verdict']}: {c['detail']}" for c in sample["checks"]))
     if i["audit"]:
-        out.table(["time", "step", "decision", "reason"], [(a["ts"][:19], a["step"], a["decision"], a["reason"]) for a in i["audit"]], title="\naudit")
+        out.table(["time", "step", "decision", "reason"], [(a["ts"][:19], a["step"], a["decision"], _cut(a["reason"], out.verbose)) for a in i["audit"]],
+                  title="\naudit")
