@@ -67,3 +67,22 @@ def test_poison_records_are_still_reported_one_by_one_among_many(project: Projec
     assert [e.split(": line ")[1].split(":")[0] for e in errors] == ["11", "20001"]
     assert all("record cannot be stored" in e and "out of range" in e for e in errors)
     assert project.cli("--json", "scan").json()["events"] == 0
+
+
+def test_a_forked_reader_sends_back_groups_not_events(project: Project, logs: Path) -> None:
+    """Past 4 MB a buffer's half is parsed in a forked child: it must fold there too, or every event is pickled back."""
+    from agent_cli.detect import parallel
+    from agent_cli.detect.linking import FailureFolder
+
+    assert parallel.can_fork(8 * 1024 * 1024), "this test needs a multi-core machine"
+    settings = load_settings(project.config)
+    folder = FailureFolder(Aggregator(settings, miner=TemplateMiner()), many_writers=False)
+    part = folder.spawn()
+    assert isinstance(part, FailureFolder) and isinstance(part.target, Aggregator) and part.target.miner is None
+    lines = 60_000  # about 6 MB: one chunk, split in two
+    (logs / "app.log").write_text("".join(error(n) for n in range(lines)))
+    into = Aggregator(settings, miner=TemplateMiner())
+    read = sources.read_file_source(settings.sources[0], settings.repo_path, {}, into=into)
+    assert read.lines == lines and read.errors == []
+    (group,) = into.groups.values()
+    assert group.count == lines and [e.line for e in group] == list(range(lines - SAMPLES_PER_ISSUE + 1, lines + 1))

@@ -209,11 +209,18 @@ class FailureFolder:
             self.target.append(event)
 
     def extend(self, events: Any) -> None:
+        if isinstance(events, FailureFolder):  # a forked reader's share (see spawn): its folded part, then what it held
+            self.target.extend(events.target)
+            events = events.held
         for event in events:
             self.append(event)
 
-    def spawn(self) -> list[Event]:
-        return []
+    def spawn(self) -> Any:
+        # A forked reader folds into the target's own kind (an aggregator's spawn), so it sends back groups, not events.
+        target_spawn = getattr(self.target, "spawn", None)
+        if self.in_place or target_spawn is None:
+            return []
+        return FailureFolder(target_spawn(), many_writers=self.many_writers)
 
     def clear(self) -> None:
         self.held = []
