@@ -279,6 +279,20 @@ def _minute(when: datetime) -> str:
     return when.isoformat()[:16]
 
 
+_MINUTES: dict[str, str] = {}  # an event's `ts` up to its minute -> that minute's key: one isoformat per minute
+
+
+def _minute_of(ts: str, when: datetime) -> str:
+    # The minute as written depends on the first 16 characters of the text it was parsed from (no offset converts it).
+    head = ts[:16]
+    key = _MINUTES.get(head)
+    if key is None:
+        if len(_MINUTES) >= 4096:
+            _MINUTES.clear()
+        key = _MINUTES[head] = _minute(when)
+    return key
+
+
 @dataclass
 class Group:
     """What one scan keeps of one fingerprint's events: counts and a few samples, never every event.
@@ -316,7 +330,7 @@ class Group:
                 self.first = when
             if self.last is None or when > self.last:
                 self.last = when
-            key = _minute(when)
+            key = _minute_of(event.ts, when) if event.ts else _minute(when)
             self.minutes[key] = self.minutes.get(key, 0) + 1
         if event.user_id:
             self.users.add(event.user_id)
@@ -607,6 +621,10 @@ def _upsert_issue(run: Run, fp: str, group: Group, now: datetime, result: ScanRe
             # A recurrence after resolve is a regression: the status moves through transitions (audited as
             # `status:detected`), inside this scan's transaction, so count, status and audit commit together.
             why = f"regression: resolved issue seen again ({count} events)"
+            watched = db.execute("SELECT watch_until, (SELECT sha FROM deployments WHERE issue_id = issues.id AND env = 'production' "
+                                 "AND status = 'healthy' ORDER BY id DESC LIMIT 1) FROM issues WHERE id = ?", [issue_id]).fetchone()
+            if watched and watched[0] and watched[0] >= stamp:  # within post_fix_watch_h: the shipped fix did not hold
+                why += f"; a regression of fix {str(watched[1] or '')[:12]} within its post-fix watch (until {watched[0][:16]})"
             transitions.move(run.state, issue_id, "detected", step="scan", reason=why, run_id=run.run_id, expect="resolved",
                              details={"events": count})
             db.execute("UPDATE issues SET regressions = regressions + 1 WHERE id = ?", [issue_id])
