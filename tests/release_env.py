@@ -7,24 +7,18 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_cli.demo.setup import Users as Traffic
+from agent_cli.demo.setup import free_port
 from tests.conftest import Project, commit, git
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str, timeout: float = 5) -> tuple[int | None, str]:
@@ -109,25 +103,6 @@ class Release:
 
     def audit(self, decision_prefix: str = "") -> list[dict]:
         return [r for r in self.state_rows("SELECT * FROM audit ORDER BY id") if r["decision"].startswith(decision_prefix)]
-
-
-class Traffic(threading.Thread):
-    """Requests to an environment every few milliseconds until stopped: the users the verify window watches."""
-
-    def __init__(self, release: Release, env: str, paths: list[str]) -> None:
-        super().__init__(daemon=True)
-        self.release, self.env, self.paths = release, env, paths
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            for p in self.paths:
-                get(self.release.url(self.env, p), timeout=2)
-            self.halt.wait(0.05)
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join(timeout=10)
 
 
 def configure(root: Path, ports: dict[str, int], deploy_root: Path, **env_overrides: dict) -> None:

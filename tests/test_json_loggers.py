@@ -194,3 +194,18 @@ def test_offset_times_land_in_their_utc_minute(project: Project, logs: Path) -> 
                        ("2026-12-01T11:10", 1)]
     shown = [project.cli("--json", "show", str(i["id"])).json() for i in project.cli("--json", "issues").json()["issues"]]
     assert all(json.dumps(s["events"]) for s in shown)
+
+
+def test_a_json_record_carrying_a_traceback_as_the_last_line_is_read_at_once(project: Project) -> None:
+    # python-json-logger / the demo shop put the traceback in `exc_info` as one escaped string: the record is whole.
+    (project.root / "logs").mkdir()
+    log = project.root / "logs" / "app.log"
+    log.write_text(json.dumps({"level": "info", "msg": "started"}) + "\n")
+    project.config.write_text('[[sources]]\nname = "app"\nkind = "file"\npaths = ["logs/*.log"]\nformat = "json"\n')
+    assert project.cli("scan").exit_code == 0
+    record = {"level": "error", "msg": "KeyError: 'sku'", "exc_info": "Traceback (most recent call last):\n  File \"/srv/app/shop.py\", "
+              "line 3, in total\n    return PRICES[sku]\nKeyError: 'sku'"}
+    with log.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    scanned = project.cli("--json", "scan").json()
+    assert scanned["events"] == 1 and scanned["new_issues"][0]["title"].startswith("KeyError")

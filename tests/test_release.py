@@ -84,6 +84,17 @@ def test_good_fix_goes_staging_then_production_and_resolves_the_issue(release: R
     assert get(release.url("production", "/orders/2/total"))[0] == 200
     assert "if coupon is None" in release.file_on("main", "shop.py")
 
+    # The fingerprint stays watched: the same failure again (a line like the old ones) reopens it as this fix's regression.
+    log = release.root.parent / "servers" / "production" / "logs" / "app.log"
+    old_error = next(line for line in log.read_text().splitlines() if '"level": "error"' in line)
+    with log.open("a") as f:
+        f.write(old_error + "\n")
+    rescan = cli("--json", "scan")
+    assert rescan.exit_code == 0
+    assert _issue(release, issue)["status"] == "detected", rescan.stdout
+    reopened = release.audit("reopened")[-1]["reason"]
+    assert "regression of fix" in reopened and "post-fix watch" in reopened
+
     # Every move of both deployments is on the audit trail, with its reason.
     moves = [(a["decision"], a["reason"]) for a in release.audit("deployment:")]
     assert [m[0] for m in moves] == ["deployment:monitoring", "deployment:healthy"] * 2

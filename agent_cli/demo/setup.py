@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent_cli.errors import ConfigError, StepFailed
 
@@ -128,9 +129,7 @@ class Shop:
 
     def stop(self) -> None:
         for u in self.traffic:
-            u.halt.set()
-        for u in self.traffic:
-            u.join(timeout=5)
+            u.stop()
         for env in self.ports:
             subprocess.run(["sh", "deploy/stop.sh", env], cwd=self.root, capture_output=True, timeout=60, env={**os.environ, **self.environ()})
 
@@ -138,7 +137,7 @@ class Shop:
 class Users(threading.Thread):
     """People using the shop: a request every few tens of milliseconds."""
 
-    def __init__(self, shop: Shop, env: str, paths: list[str]) -> None:
+    def __init__(self, shop: Any, env: str, paths: list[str]) -> None:  # anything with url(env, path)
         super().__init__(daemon=True)
         self.shop, self.env, self.paths = shop, env, paths
         self.halt = threading.Event()
@@ -148,6 +147,10 @@ class Users(threading.Thread):
             for p in self.paths:
                 get(self.shop.url(self.env, p), timeout=2)
             self.halt.wait(0.05)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=10)
 
 
 def build(base: Path) -> Shop:

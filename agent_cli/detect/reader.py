@@ -302,7 +302,9 @@ def scan_buffer(buf: bytes, markers: tuple[bytes, ...], min_level: str, *, base_
         block_end = _extend(buf, head, end, in_logcat)
         text = buf[head:block_end]
         if block_end >= end:
-            complete = final and python_traceback_complete(text.decode("utf-8", "replace").rstrip("\n").split("\n"))
+            # A whole JSON record (one line, `{...}`) is complete as it is: a traceback inside it is an escaped string.
+            json_record = text.lstrip().startswith(b"{") and text.rstrip().endswith(b"}") and text.count(b"\n") <= 1
+            complete = final and (json_record or python_traceback_complete(text.decode("utf-8", "replace").rstrip("\n").split("\n")))
             if not complete and len(text) < MAX_BLOCK_BYTES:
                 hold_back = head
                 break
