@@ -81,13 +81,17 @@ def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any
     """Deployments being watched or held for a person: their window progress and latest verdict."""
     now = datetime.now(timezone.utc)
     out = []
-    for d in state.rows("SELECT id, env, issue_id, status, sha, live_at, consecutive_failures, consecutive_errors, successful_samples, reason "
+    from agent_cli.release.assess import counters
+
+    for d in state.rows("SELECT id, env, issue_id, status, sha, live_at, reason "
                         "FROM deployments WHERE status IN ('deploying', 'monitoring', 'inconclusive', 'rollback_failed') ORDER BY id"):
-        last = state.rows("SELECT verdict, ts FROM health_samples WHERE deployment_id = ? ORDER BY id DESC LIMIT 1", [d["id"]])
+        samples = state.rows("SELECT verdict, ts FROM health_samples WHERE deployment_id = ? ORDER BY id", [d["id"]])
+        last = samples[-1:]
+        d.update(counters([s["verdict"] for s in samples]))
         env = settings.environments.get(d["env"])
         watched = (now - datetime.fromisoformat(d["live_at"])).total_seconds() if d["live_at"] else 0.0
         out.append({**d, "watched_s": round(watched), "monitor_s": env.monitor_s if env else None,
-                    "last_verdict": last[0]["verdict"] if last else None, "last_sample_at": last[0]["ts"] if last else None})
+                    "last_verdict": last[0]["verdict"] if last else None, "successful_samples": d["successful"], "last_sample_at": last[0]["ts"] if last else None})
     return out
 
 

@@ -68,6 +68,13 @@ def related_detail(state: State, issue_id: int) -> list[dict[str, Any]]:
     )
 
 
+def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
+    """The issue's current committed fix, if any (a replaced one is `superseded`)."""
+    rows = state.rows("SELECT id, branch, sha, base_sha, files FROM fixes WHERE issue_id = ? AND status = 'committed' ORDER BY id DESC LIMIT 1",
+                      [issue_id])
+    return rows[0] if rows else None
+
+
 def show_issue(state: State, issue_id: int) -> dict[str, Any]:
     found = _rows(state, "SELECT * FROM issues WHERE id = ?", [issue_id])
     if not found:

@@ -34,20 +34,30 @@ def _remote_refs(git: GitRepo, settings: "Settings") -> list[str]:
     return refs
 
 
-def deploys_last_day(state: "State", settings: "Settings", git: GitRepo | None = None) -> tuple[int | None, dict[str, Any]]:
-    since = _since(24)
-    local: int | None
+def local_deploys_last_day(state: "State") -> int | None:
     try:
-        local = state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND status != 'failed' AND started_at >= ?",
-                            [since.isoformat()])
+        return state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND status != 'failed' AND started_at >= ?",
+                           [_since(24).isoformat()])
     except Exception:  # noqa: BLE001 - an unreadable state must not lift the limit
-        local = None
-    remote: int | None = None
+        return None
+
+
+def remote_deploys_last_day(settings: "Settings", git: GitRepo | None = None) -> int | None:
+    """Agent deploys in the last 24 hours on the environment branches (fetched), rollbacks not counted."""
+    since = _since(24)
     try:
         git = git or GitRepo(settings.repo_path)
-        remote = sum(1 for ref in _remote_refs(git, settings) for m in _agent_commits(git, ref, since) if "Agent-Rollback-Of:" not in m)
+        return sum(1 for ref in _remote_refs(git, settings) for m in _agent_commits(git, ref, since) if "Agent-Rollback-Of:" not in m)
     except GitError:
-        remote = None
+        return None
+
+
+def deploys_last_day(state: "State", settings: "Settings", git: GitRepo | None = None, *,
+                     remote: int | None = None) -> tuple[int | None, dict[str, Any]]:
+    """`remote`: a count already fetched this run (one fetch per run, not one per issue)."""
+    local = local_deploys_last_day(state)
+    if remote is None:
+        remote = remote_deploys_last_day(settings, git)
     return _larger(local, remote), {"state": local, "git": remote}
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import approvals, policy
 from agent_cli.controls import pause_state
 from agent_cli.errors import AgentError, PolicyRefused
-from agent_cli.issues import show_issue
+from agent_cli.issues import committed_fix, show_issue
 from agent_cli.release import records
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ class Cycle:
     actions: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    remote_deploys: int | None = None  # agent deploys on the remote in the last day: fetched once a run, counted up as it deploys
+    fetched: bool = False
 
     def note(self, step: str, issue: int | None, action: str, decision: policy.Verdict | policy.Decision | None = None, **extra: Any) -> None:
         entry: dict[str, Any] = {"step": step, "issue": issue, "action": action, **extra}
@@ -187,14 +189,17 @@ def _fix(run: "Run", cycle: Cycle) -> None:
             cycle.fail("fix", issue_id, exc.message)
 
 
-def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env: str) -> policy.Verdict:
+def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env: str, cycle: Cycle | None = None) -> policy.Verdict:
+    """`issue` and `fix_row` as `show_issue` reads them (JSON columns decoded)."""
     from datetime import datetime, timezone
 
     from agent_cli import limits
 
     settings = run.settings
     level = settings.policy.autonomy_level
-    used, _ = limits.deploys_last_day(run.state, settings)
+    if cycle is not None and not cycle.fetched:
+        cycle.remote_deploys, cycle.fetched = limits.remote_deploys_last_day(settings), True
+    used, _ = limits.deploys_last_day(run.state, settings, remote=cycle.remote_deploys if cycle is not None else None)
     band = policy.confidence(fix_row.get("confidence"), settings.policy)
     if env != "staging" and band.verdict == policy.NOTIFY:  # its cancel window was waited out before staging
         band = policy.allow(band.rule, band.reason, **band.numbers)
@@ -204,21 +209,10 @@ def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env:
         policy.affected_users(level, int(issue.get("affected_users") or 0)),
         band,
         policy.evidence(fix_row.get("evidence")),
-        policy.files(_json_list(fix_row.get("files")), _json_list(fix_row.get("approval_reasons")), settings.policy),
+        policy.files(list(fix_row.get("files") or []), list(fix_row.get("approval_reasons") or []), settings.policy),
         policy.rate("policy.max_deploys_per_day", used, settings.policy.max_deploys_per_day, "deploys in the last 24 hours"),
         policy.business_hours(datetime.now(timezone.utc), settings.policy, issue["severity"]),
     )
-
-
-def _json_list(value: Any) -> list[Any]:
-    import json
-
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return list(value) if isinstance(value, list) else []
 
 
 def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
@@ -228,7 +222,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
     if fix_row is None:
         return
-    verdict = deploy_gate(run, issue, fix_row, env)
+    verdict = deploy_gate(run, issue, fix_row, env, cycle)
     gate = f"deploy:{env}"
     approved = None
     if verdict.verdict == policy.APPROVAL:
@@ -258,6 +252,8 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
         cycle.fail("deploy", issue_id, exc.message)
         return
     cycle.note("deploy", issue_id, f"deployed to {env}", verdict, deployment=result["deployment"], sha=result["sha"])
+    if cycle.remote_deploys is not None:
+        cycle.remote_deploys += 1
     cycle.events.append({"event": "deployed", "issue": issue_id, "title": issue["title"],
                          "message": f"issue {issue_id} fix {result['sha'][:12]} deployed to {env}; watching", "key": f"deployed:{result['deployment']}"})
 
@@ -271,7 +267,7 @@ def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: po
         run.state, issue_id=issue["id"], gate=gate, run_id=run.run_id, reason="; ".join(reasons)[:1000],
         expires_in_s=run.settings.policy.approval_timeout_h * 3600,
         details={"rules": [d.rule for d in verdict.blocking()], "confidence": fix_row.get("confidence"), "evidence": fix_row.get("evidence"),
-                 "files": _json_list(fix_row.get("files")), "sha": fix_row.get("sha"), "summary": fix_row.get("summary"),
+                 "files": fix_row.get("files") or [], "sha": fix_row.get("sha"), "summary": fix_row.get("summary"),
                  "diff_lines": len((fix_row.get("diff") or "").splitlines())})
     cycle.note("approvals", issue["id"], f"waiting for a person: {gate}", verdict, approval=row["id"])
     if created:
@@ -348,7 +344,7 @@ def _deploy_production(run: "Run", cycle: Cycle) -> None:
     if "production" not in run.settings.environments:
         return
     for issue_id in _issues(run, ("staging",)):
-        fix_row = records.committed_fix(run.state, issue_id)
+        fix_row = committed_fix(run.state, issue_id)
         if fix_row is None or records.active(run.state, "production"):
             continue
         healthy = records.deployments(run.state, "issue_id = ? AND env = 'staging' AND fix_sha = ? AND status = 'healthy'", [issue_id, fix_row["sha"]])

@@ -7,7 +7,7 @@ Steps gather the inputs (counts, confidence, files, the clock) and call these; `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 from agent_cli.errors import PolicyRefused
@@ -171,7 +171,3 @@ def never_again(status: str) -> Decision:
     if status == "needs_human":
         return Decision(REFUSE, "issue.needs_human", "issue needs a person; never auto-fixed again", {"status": status})
     return allow("issue.needs_human", f"issue is {status}")
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)

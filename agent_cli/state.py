@@ -42,6 +42,15 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def parse_utc(ts: str | None) -> datetime | None:
+    """A stored ISO-8601 time as an aware datetime (naive ones are UTC); None for none or garbage."""
+    try:
+        when = datetime.fromisoformat(ts) if ts else None
+    except (TypeError, ValueError):
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 @MIGRATIONS()
 def m001_initial(db: sqlite_utils.Database) -> None:
     statements = [
@@ -425,10 +434,6 @@ def m006_release(db: sqlite_utils.Database) -> None:
         "ALTER TABLE deployments ADD COLUMN fix_sha TEXT",  # the fix commit; `sha` is the environment branch head it produced
         "ALTER TABLE deployments ADD COLUMN baseline TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE deployments ADD COLUMN live_at TEXT",  # deploy and status commands done; the window starts here
-        "ALTER TABLE deployments ADD COLUMN last_sample_at TEXT",
-        "ALTER TABLE deployments ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE deployments ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE deployments ADD COLUMN successful_samples INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE deployments ADD COLUMN rollback_sha TEXT",
         "ALTER TABLE deployments ADD COLUMN rollback_of TEXT NOT NULL DEFAULT '[]'",  # the commits the rollback reverted
         "ALTER TABLE deployments ADD COLUMN run_id TEXT",

@@ -3,32 +3,19 @@ own deploy.sh into per-environment checkouts serving 127.0.0.1 on free ports, an
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_cli.demo.setup import Users as Traffic
-from agent_cli.demo.setup import free_port
+from agent_cli.demo.setup import free_port, get
 from tests.conftest import Project, commit, git
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
-
-
-def get(url: str, timeout: float = 5) -> tuple[int | None, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (OSError, http.client.HTTPException) as e:  # refused, reset, or cut off while the app restarts
-        return None, str(e)
 
 
 @dataclass
@@ -57,7 +44,7 @@ class Release:
 
     def wait_up(self, env: str) -> None:
         for _ in range(200):
-            if get(self.url(env, "/users/1"), timeout=1)[0] == 200:
+            if get(self.url(env, "/users/1"), timeout=1) == 200:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{env} never came up")

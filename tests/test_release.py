@@ -58,7 +58,7 @@ def test_good_fix_goes_staging_then_production_and_resolves_the_issue(release: R
     d = deployed.json()
     assert d["status"] == "monitoring" and release.branch("staging") == d["sha"]
     assert release.branch("main") == main_before  # production untouched by a staging deploy
-    assert get(release.url("staging", "/orders/2/total"))[0] == 200  # staging serves the fix
+    assert get(release.url("staging", "/orders/2/total")) == 200  # staging serves the fix
 
     # Production before staging is verified: refused, with the rule.
     early = cli("deploy", str(issue), "--env", "production")
@@ -81,7 +81,7 @@ def test_good_fix_goes_staging_then_production_and_resolves_the_issue(release: R
     assert verified.json()["deployments"][0]["phase"] == "healthy"
     row = _issue(release, issue)
     assert row["status"] == "resolved" and row["resolved_at"] and row["watch_until"] > row["resolved_at"]
-    assert get(release.url("production", "/orders/2/total"))[0] == 200
+    assert get(release.url("production", "/orders/2/total")) == 200
     assert "if coupon is None" in release.file_on("main", "shop.py")
 
     # The fingerprint stays watched: the same failure again (a line like the old ones) reopens it as this fix's regression.
@@ -111,7 +111,7 @@ def test_fix_that_passes_tests_but_breaks_health_is_rolled_back(release: Release
     main_before = release.branch("main")
     ready_fix(release, issue, {"shop.py": _bad_health_shop()}, "guard the coupon, add a readiness check")
     assert release.project.cli("deploy", str(issue)).exit_code == 0
-    assert get(release.url("staging", "/health"))[0] == 503
+    assert get(release.url("staging", "/health")) == 503
 
     traffic = release.background("staging", ["/orders/1/total", "/users/1"])
     result = release.project.cli("--json", "verify", "--wait")
@@ -122,7 +122,7 @@ def test_fix_that_passes_tests_but_breaks_health_is_rolled_back(release: Release
     assert _verdicts(release, d["deployment"]) == ["failed"] * 3  # max_consecutive_failures, then decided at once
     assert release.file_on("staging", "shop.py") == before  # reverted on the branch, pushed forward
     assert git(release.origin, "log", "-1", "--format=%B", "staging").count("Agent-Rollback-Of:") >= 1
-    assert get(release.url("staging", "/health"))[0] == 200  # rollback_command redeployed: healthy again
+    assert get(release.url("staging", "/health")) == 200  # rollback_command redeployed: healthy again
     assert release.branch("main") == main_before  # production never saw it
     row = _issue(release, issue)
     assert row["status"] == "rolled_back" and row["rollbacks"] == 1
@@ -320,7 +320,7 @@ def test_rollback_to_a_ref_reverts_commits_pushed_by_hand(release: Release) -> N
     message = git(release.origin, "log", "-1", "--format=%B", "main")
     assert message.count("Agent-Rollback-Of:") == 2 and "checkout errors" in message
     assert release.deployments()[-1]["kind"] == "rollback"
-    assert get(release.url("production", "/orders/2/total"))[0] == 200  # rollback_command redeployed main
+    assert get(release.url("production", "/orders/2/total")) == 200  # rollback_command redeployed main
 
 
 def test_rollback_with_strategy_reset_puts_the_branch_back_exactly(release: Release) -> None:

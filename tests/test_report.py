@@ -98,7 +98,7 @@ class History:
         for k, rate in enumerate(after if after is not None else [0.0, 0.0, 0.0]):
             self.at(live + timedelta(seconds=verify_s * (k + 1) / 4))
             checks = [{"check": "error_rate", "verdict": "successful", "detail": f"rate {rate}", "numbers": {"rate": rate}}]
-            records.add_sample(self.state, dep, "successful", checks, {"consecutive_failures": 0, "consecutive_errors": 0, "successful": k + 1})
+            records.add_sample(self.state, dep, "successful", checks)
         self.at(live + timedelta(seconds=verify_s))
         move_deployment(self.state, dep, outcome, step="verify", reason=f"test: {outcome}", run_id="t")
         return dep

@@ -93,7 +93,7 @@ def test_run_cycles_take_a_fix_to_production_through_approvals_and_the_cancel_wi
     assert [(u["gate"], u["status"]) for u in used] == [("deploy:staging", "approved"), ("cancel_window", "lapsed"),
                                                         ("deploy:production", "approved")]
     assert all(u["consumed_at"] for u in used)  # each passed its gate once
-    assert get(release.url("production", "/orders/2/total"))[0] == 200
+    assert get(release.url("production", "/orders/2/total")) == 200
     events = [m["event"] for m in webhook]
     assert "approval_needed" in events and events.count("deployed") == 2
     assert len(events) == len({(m["event"], m["message"]) for m in webhook})  # nothing sent twice

@@ -89,10 +89,9 @@ def run_demo(say: Say, *, keep: Path | None = None) -> dict[str, Any]:
     return summary
 
 
-_SAID: set[str] = set()
-
-
-def _cycle(shop: Any, say: Say, n: int, *, approve: bool = True) -> dict[str, Any]:
+def _cycle(shop: Any, say: Say, n: int, seen: set[str]) -> dict[str, Any]:
+    """One `agent run --level 3`, its actions told (each distinct line once: a waiting gate is not repeated every
+    cycle); the demo then plays the on-call engineer for what waits on a person."""
     from agent_cli.approvals import decide, list_approvals
     from agent_cli.config import load_settings
     from agent_cli.pipeline import run_cycle
@@ -111,17 +110,16 @@ def _cycle(shop: Any, say: Say, n: int, *, approve: bool = True) -> dict[str, An
                 f": {str(extra)[:140]}" if extra else "")
             if a["step"] == "verify" and a["action"] == "monitoring":
                 line = f"verify    issue {a.get('issue')}: sample taken, still watching"
-            if line not in _SAID:  # a waiting gate says so once, not every cycle
-                _SAID.add(line)
+            if line not in seen:
+                seen.add(line)
                 say(f"  cycle {n:>2} {line}")
         for failure in cycle.failures:
             say(f"  cycle {n:>2} FAILED: {failure}")
-        if approve:
-            for row in list_approvals(run.state):
-                if row["gate"].startswith("deploy:"):
-                    say(f"  on-call reads approval {row['id']} ({row['gate']}): {row['reason'][:160]}")
-                    decide(run.state, row["id"], approve=True, by="demo-oncall", note="read the diff and the evidence", run_id=run.run_id)
-                    say(f"  on-call: `agent approve {row['id']}`")
+        for row in list_approvals(run.state):
+            if row["gate"].startswith("deploy:"):
+                say(f"  on-call reads approval {row['id']} ({row['gate']}): {row['reason'][:160]}")
+                decide(run.state, row["id"], approve=True, by="demo-oncall", note="read the diff and the evidence", run_id=run.run_id)
+                say(f"  on-call: `agent approve {row['id']}`")
         return {"actions": cycle.actions, "failures": cycle.failures}
 
 
@@ -138,6 +136,7 @@ def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
     from agent_cli.demo import setup
 
     say("\nscenario 1: a recent commit breaks orders without a coupon")
+    seen: set[str] = set()
     shop.deploy("production", "main")
     shop.deploy("staging", "staging")
     bug = (shop.root / "scenarios" / "bug_none.py").read_text()
@@ -151,7 +150,7 @@ def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
     shop.users("staging", ["/orders/1/total", "/orders/2/total", "/users/1"])
     time.sleep(0.5)
     for n in range(1, MAX_CYCLES + 1):
-        _cycle(shop, say, n)
+        _cycle(shop, say, n, seen)
         issue = _issue(shop, "AttributeError%")
         if issue and issue["status"] == "resolved":
             status = setup.get(shop.url("production", "/orders/2/total"))
@@ -166,6 +165,7 @@ def _scenario_bad_fix(shop: Any, say: Say) -> dict[str, Any]:
     from agent_cli.demo.model import ScriptedModel
 
     say("\nscenario 2: a fix that passes the tests but breaks /health is stopped on staging")
+    seen: set[str] = set()
     shop.pull()
     text = (shop.root / "shop.py").read_text()
     start = text.index("def find_user(")
@@ -196,7 +196,7 @@ def _scenario_bad_fix(shop: Any, say: Say) -> dict[str, Any]:
         say(f"  a scripted model on {model.base_url} stands in for Claude: its fix guards the lookup, adds a regression test, "
             "and also makes /health strict")
         for n in range(1, MAX_CYCLES + 1):
-            _cycle(shop, say, n)
+            _cycle(shop, say, n, seen)
             issue = _issue(shop, "TypeError%")
             if issue and issue["status"] in ("rolled_back", "needs_human"):
                 break

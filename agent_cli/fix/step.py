@@ -23,7 +23,7 @@ from agent_cli.fix.message import commit_message
 from agent_cli.fix.strategies import AttemptFailed, plan_strategies
 from agent_cli.fix.validate import CommandResult
 from agent_cli.gitrepo import GitError, GitRepo, committer_env
-from agent_cli.issues import show_issue
+from agent_cli.issues import committed_fix, show_issue
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.sandbox import sandbox_for
@@ -67,12 +67,6 @@ def check_fix_rate(run: Run) -> None:
 
 # --- the step ------------------------------------------------------------------------------------
 
-def committed_fix(run: Run, issue_id: int) -> dict[str, Any] | None:
-    """The issue's current committed fix (its branch still there), if any."""
-    rows = run.state.rows("SELECT id, branch, sha FROM fixes WHERE issue_id = ? AND status = 'committed' ORDER BY id DESC LIMIT 1", [issue_id])
-    return rows[0] if rows else None
-
-
 def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) -> FixResult:
     settings, state = run.settings, run.state
     issue = show_issue(state, issue_id)
@@ -80,7 +74,7 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
     ensure_not_paused(state, "fix")
     if issue["status"] not in FIXABLE or not issue["diagnoses"]:
         raise PolicyRefused(f"issue {issue_id} is {issue['status']}; `agent fix` needs a diagnosed issue", rule="issue.status")
-    existing = committed_fix(run, issue_id)
+    existing = committed_fix(state, issue_id)
     if existing and not (again or dry_run):
         raise PolicyRefused(f"issue {issue_id} already has a fix on branch {existing['branch']}; `agent fix {issue_id} --again` replaces it",
                             rule="fix.exists")

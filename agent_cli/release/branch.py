@@ -32,15 +32,12 @@ def head(git: GitRepo, env: "EnvironmentConfig") -> str | None:
     return git.fetch_branch(env.remote, env.branch)
 
 
-def push_change(settings: "Settings", git: GitRepo, env: "EnvironmentConfig", make: MakeCommit, *, what: str,
-                expect_head: str | None = None) -> Pushed:
+def push_change(settings: "Settings", git: GitRepo, env: "EnvironmentConfig", make: MakeCommit, *, what: str) -> Pushed:
     """Fetch the branch, make the commit on its head in a throwaway tree, push it; once more if the branch moved meanwhile."""
     for attempt in (1, 2):
         current = head(git, env)
         if current is None:
             raise StepFailed(f"{what}: {env.remote} has no branch {env.branch}")
-        if expect_head is not None and attempt == 1 and current != expect_head:
-            expect_head = None  # moved since the caller looked: the change is made on what is there now
         path = settings.workdir_path / f"release-{uuid.uuid4().hex[:10]}"
         tree = git.add_worktree(path, current)
         try:
@@ -88,6 +85,12 @@ def restore(ref: str, message: str, settings: "Settings") -> MakeCommit:
             return current
         return tree.restore_tree(ref, message, committer_env(settings.agent.committer))
     return make
+
+
+def revert_message(title: str, reason: str, reverted: list[str], env_name: str) -> str:
+    """A revert's commit message, with the trailers that say what it undid (rate limits and reconcile read them)."""
+    trailers = "".join(f"Agent-Rollback-Of: {sha}\n" for sha in reverted[:50])
+    return f"{title}\n\n{reason.strip()[:2000]}\n\nAgent-Deploy-Env: {env_name}\n{trailers}"
 
 
 def deployed_commits(git: GitRepo, previous: str, deployed: str) -> list[str]:

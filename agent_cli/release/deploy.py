@@ -39,13 +39,13 @@ def _preconditions(run: "Run", issue: dict[str, Any], env_name: str, fix: dict[s
 
 
 def deploy(run: "Run", issue_id: int, env_name: str) -> dict[str, Any]:
-    from agent_cli.issues import show_issue
+    from agent_cli.issues import committed_fix, show_issue
 
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
     ensure_not_paused(state, "deploy")
     issue = show_issue(state, issue_id)
-    fix = records.committed_fix(state, issue_id)
+    fix = committed_fix(state, issue_id)
     _preconditions(run, issue, env_name, fix)
     assert fix is not None
     git = GitRepo(settings.repo_path)
@@ -64,7 +64,7 @@ def deploy(run: "Run", issue_id: int, env_name: str) -> dict[str, Any]:
     transitions.move(state, issue_id, env_name if env_name in ("staging", "production") else "staging", step="deploy", run_id=run.run_id,
                      reason=f"deployment {dep_id} to {env_name} started", details={"deployment": dep_id}, expect=from_status)
     try:
-        return _ship(run, dep_id, issue, fix, env_name, previous)
+        return _ship(run, dep_id, issue, fix, env_name)
     except StepFailed as exc:
         _failed(run, dep_id, issue_id, from_status, exc.message)
         raise
@@ -84,12 +84,12 @@ def _merge(settings: Any, issue: dict[str, Any], fix_sha: str, env_name: str) ->
     return make
 
 
-def _ship(run: "Run", dep_id: int, issue: dict[str, Any], fix: dict[str, Any], env_name: str, previous: str) -> dict[str, Any]:
+def _ship(run: "Run", dep_id: int, issue: dict[str, Any], fix: dict[str, Any], env_name: str) -> dict[str, Any]:
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
     git = GitRepo(settings.repo_path)
     started = time.monotonic()
-    pushed = branch.push_change(settings, git, env, _merge(settings, issue, fix["sha"], env_name), what="deploy", expect_head=previous)
+    pushed = branch.push_change(settings, git, env, _merge(settings, issue, fix["sha"], env_name), what="deploy")
     records.update(state, dep_id, sha=pushed.sha, previous_sha=pushed.head_before)
     run.audit(step="deploy", decision="pushed", issue_id=issue["id"], reason=f"{env.remote}/{env.branch} {pushed.head_before[:12]} -> {pushed.sha[:12]}"
               + (" (redone after the branch moved)" if pushed.retried else ""), details={"deployment": dep_id, "sha": pushed.sha})
@@ -140,8 +140,7 @@ def _undo(run: "Run", dep_id: int, pushed: branch.Pushed, env_name: str, why: st
     env = settings.environment(env_name)
     git = GitRepo(settings.repo_path)
     shas = branch.deployed_commits(git, pushed.head_before, pushed.sha)
-    message = f"Revert failed deployment {dep_id} to {env_name}\n\n{why[:1000]}\n\nAgent-Deploy-Env: {env_name}\n" + "".join(
-        f"Agent-Rollback-Of: {s}\n" for s in shas)
+    message = branch.revert_message(f"Revert failed deployment {dep_id} to {env_name}", why, shas, env_name)
     try:
         undone = branch.push_change(settings, git, env, branch.undo_commits(shas, message, settings), what="undo of the failed deploy")
     except StepFailed as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_cli.probe import probe
 from agent_cli.release.assess import FAILED, INCONCLUSIVE, SUCCESSFUL, Check, error_rate_check, health_check
+from agent_cli.state import parse_utc
 
 if TYPE_CHECKING:
     from agent_cli.config import EnvironmentConfig
@@ -78,27 +79,19 @@ def health_checks(env: "EnvironmentConfig", base: dict[str, Any]) -> list[Check]
     return checks
 
 
-def _parse(ts: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(ts)
-    except (TypeError, ValueError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 def issue_events_since(state: "State", issue_id: int, sources: list[str], since: datetime) -> int:
     if not sources:
         return 0
     marks = ", ".join("?" for _ in sources)
     rows = state.db.execute(f"SELECT ts FROM events WHERE issue_id = ? AND source IN ({marks})", [issue_id, *sources]).fetchall()
-    return sum(1 for (ts,) in rows if (when := _parse(ts)) is not None and when >= since)
+    return sum(1 for (ts,) in rows if (when := parse_utc(ts)) is not None and when >= since)
 
 
 def new_culprit_issues(state: "State", since: datetime, changed: dict[str, list[list[int]]], exclude: int | None) -> list[dict[str, Any]]:
     """Issues first seen after `since` whose culprit line is one the deployed change touched."""
     found = []
     for row in state.rows("SELECT id, title, culprit, first_seen FROM issues WHERE culprit IS NOT NULL AND id IS NOT ?", [exclude]):
-        first = _parse(row["first_seen"])
+        first = parse_utc(row["first_seen"])
         path, _, line = str(row["culprit"]).rpartition(":")
         if first is None or first < since or not line.isdigit() or path not in changed:
             continue
@@ -111,7 +104,7 @@ def sample_checks(run: "Run", deployment: dict[str, Any]) -> list[Check]:
     """Every check of one sample: each health URL, the error rate since the deploy, the issue itself, new issues in changed lines."""
     env = run.settings.environment(deployment["env"])
     base = deployment["baseline"]
-    live = _parse(deployment["live_at"]) or datetime.now(timezone.utc)
+    live = parse_utc(deployment["live_at"]) or datetime.now(timezone.utc)
     checks = health_checks(env, base)
     sources = scan_environment(run, deployment["env"])
     if sources:

@@ -58,7 +58,8 @@ def update(state: "State", deployment_id: int, **values: Any) -> None:
         db.execute(f"UPDATE deployments SET {sets} WHERE id = ?", [*encoded.values(), deployment_id])
 
 
-def add_sample(state: "State", deployment_id: int, verdict: str, checks: list[dict[str, Any]], counters: dict[str, int]) -> None:
+def add_sample(state: "State", deployment_id: int, verdict: str, checks: list[dict[str, Any]]) -> None:
+    """One sample; the counters and the last sample's time are read back from the samples, never stored twice."""
     health = [c for c in checks if c["check"] == "health"]
     rate = next((c for c in checks if c["check"] == "error_rate"), None)
     first = health[0]["numbers"] if health else {}
@@ -71,8 +72,11 @@ def add_sample(state: "State", deployment_id: int, verdict: str, checks: list[di
              rate["numbers"]["rate"] if rate else None, "; ".join(c["detail"] for c in checks if c["verdict"] != "successful")[:1000] or None,
              verdict, json.dumps(checks)],
         )
-        db.execute("UPDATE deployments SET last_sample_at = ?, consecutive_failures = ?, consecutive_errors = ?, successful_samples = ? "
-                   "WHERE id = ?", [stamp, counters["consecutive_failures"], counters["consecutive_errors"], counters["successful"], deployment_id])
+
+
+def last_sample_at(state: "State", deployment_id: int) -> str | None:
+    row = state.db.execute("SELECT MAX(ts) FROM health_samples WHERE deployment_id = ?", [deployment_id]).fetchone()
+    return row[0] if row else None
 
 
 def samples(state: "State", deployment_id: int) -> list[dict[str, Any]]:
@@ -80,12 +84,6 @@ def samples(state: "State", deployment_id: int) -> list[dict[str, Any]]:
     for r in rows:
         r["checks"] = json.loads(r["checks"] or "[]")
     return rows
-
-
-def committed_fix(state: "State", issue_id: int) -> dict[str, Any] | None:
-    rows = state.rows("SELECT id, branch, sha, base_sha, files FROM fixes WHERE issue_id = ? AND status = 'committed' ORDER BY id DESC LIMIT 1",
-                      [issue_id])
-    return rows[0] if rows else None
 
 
 def add_incident(state: "State", *, deployment_id: int | None, issue_id: int | None, env: str, path: str, body: str) -> int:

@@ -23,11 +23,6 @@ ROLLED_BACK_STATUSES = ("rolled_back",)
 _POLL_S = 1.0
 
 
-def _message(title: str, reason: str, reverted: list[str], env_name: str) -> str:
-    trailers = "".join(f"Agent-Rollback-Of: {sha}\n" for sha in reverted[:50])
-    return f"{title}\n\n{reason.strip()[:2000]}\n\nAgent-Deploy-Env: {env_name}\n{trailers}"
-
-
 def _after_push(run: "Run", env_name: str, sha: str, base: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     """The environment told (rollback_command, else deploy_command) and watched until it is back at its baseline."""
     env = run.settings.environment(env_name)
@@ -60,7 +55,7 @@ def rollback_deployment(run: "Run", deployment_id: int, *, reason: str, step: st
         raise StepFailed(f"deployment {deployment_id} has no previous head to go back to")
     shas = branch.deployed_commits(git, dep["previous_sha"], dep["sha"])
     title = f"Revert deployment {deployment_id} to {dep['env']}" + (f" (issue #{dep['issue_id']})" if dep["issue_id"] else "")
-    message = _message(title, reason, shas, dep["env"])
+    message = branch.revert_message(title, reason, shas, dep["env"])
     try:
         if strategy == "reset":
             current = branch.head(git, env) or ""
@@ -152,13 +147,13 @@ def _rollback_to(run: "Run", env_name: str, ref: str, reason: str, strategy: str
     reverted = list(reversed(git.commits_between(target, current)))
     if not reverted:
         return {"env": env_name, "status": "nothing_to_do", "reason": f"{env.remote}/{env.branch} is at {target[:12]} already"}
-    base = {"latency": measure.latency_baseline([])}
+    base: dict[str, Any] = {}  # no deploy, no baseline: "back" means every health URL answers well
     dep_id = records.create(state, kind="rollback", env=env_name, branch=env.branch, remote=env.remote, issue_id=None, fix_id=None, fix_sha=None,
                             previous_sha=current, baseline=base, run_id=run.run_id, status="monitoring", reason=reason)
     records.update(state, dep_id, sha=current)
     run.audit(step="rollback", decision="rollback-to", reason=f"reverting {len(reverted)} commits after {target[:12]} on {env.branch}: {reason}"[:1000],
               details={"deployment": dep_id, "to": target, "head": current, "reverted": reverted[:50]})
-    message = _message(f"Revert {env.branch} to {target[:12]}", reason, reverted, env_name)
+    message = branch.revert_message(f"Revert {env.branch} to {target[:12]}", reason, reverted, env_name)
     try:
         if strategy == "reset":
             pushed = branch.reset_to(git, env, target, current, what="rollback")

@@ -13,20 +13,13 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import transitions
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.release import measure, records
-from agent_cli.release.assess import Assessment, assess, counters, sample_verdict
+from agent_cli.release.assess import Assessment, assess, sample_verdict
 from agent_cli.release.rollback import rollback_deployment
 from agent_cli.release.states import move_deployment
-from agent_cli.state import utcnow
+from agent_cli.state import parse_utc, utcnow
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
-
-
-def _parse(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    when = datetime.fromisoformat(ts)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def verify(run: "Run", *, env: str | None = None, wait: bool = False) -> dict[str, Any]:
@@ -58,17 +51,17 @@ def verify(run: "Run", *, env: str | None = None, wait: bool = False) -> dict[st
 def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     env = run.settings.environment(dep["env"])
     now = datetime.now(timezone.utc)
-    live = _parse(dep["live_at"]) or now
-    last = _parse(dep["last_sample_at"])
-    elapsed = (now - live).total_seconds()
+    live = parse_utc(dep["live_at"]) or now
+    earlier = [s["verdict"] for s in records.samples(run.state, dep["id"])]
+    last = parse_utc(records.last_sample_at(run.state, dep["id"]))
     if last is not None and (now - last).total_seconds() < env.interval_s:
         wait_s = env.interval_s - (now - last).total_seconds()
         return {"deployment": dep["id"], "env": dep["env"], "issue": dep["issue_id"], "phase": "monitoring", "sampled": False,
                 "reason": f"last sample {(now - last).total_seconds():.0f}s ago; interval_s is {env.interval_s}", "next_sample_in_s": wait_s}
     checks = measure.sample_checks(run, dep)
     verdict = sample_verdict(checks)
-    verdicts = [s["verdict"] for s in records.samples(run.state, dep["id"])] + [verdict]
-    records.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks], counters(verdicts))
+    verdicts = earlier + [verdict]
+    records.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks])
     elapsed = (datetime.now(timezone.utc) - live).total_seconds()
     verdict_of = assess(verdicts, env, elapsed_s=elapsed)
     run.audit(step="verify", decision=f"sample:{verdict}", issue_id=dep["issue_id"],
