@@ -20,6 +20,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,13 +106,20 @@ class SeveritySection(_Section):
 
 class LLMSection(_Section):
     provider: Literal["auto", "anthropic", "offline"] = "auto"
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"  # agent_cli.llm_catalog.DEFAULT_MODEL; checked against the catalog when it is called
     base_url: str = ""
     max_tokens: int = Field(4096, gt=0)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0)
     max_cost_per_issue_usd: float = Field(1.00, ge=0)
     max_cost_per_day_usd: float = Field(20.00, ge=0)
+    # lowest: the least thinking the model accepts (between_tools or disabled, effort low); adaptive; model_default: nothing sent.
+    thinking: Literal["lowest", "adaptive", "model_default"] = "lowest"
+    # When the API is unusable (model gone, auth, credit, outage, budget): fall back to the offline analyser, or fail the step.
+    on_failure: Literal["offline", "fail"] = "offline"
+    # Prices for a model the catalog does not know (both needed to use one); they also override a known model's.
+    price_input_per_mtok: float | None = Field(None, ge=0)
+    price_output_per_mtok: float | None = Field(None, ge=0)
 
 
 class DiagnoseSection(_Section):
@@ -538,10 +546,12 @@ def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *, require_repo: bool = True) -> Settings:
+def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *, require_repo: bool = True,
+                  today: date | None = None) -> Settings:
     """Load agent.toml, then AGENT_* environment, then `overrides` (from flags).
 
-    Raises ConfigError with one line naming the key and the file (or the variable).
+    Raises ConfigError with one line naming the key and the file (or the variable). The model is checked
+    against the catalog (retired on `today`, unknown and unpriced) when the Anthropic provider would call it.
     Sets the process-wide git timeout (`agent_cli.gitrepo.configure`) from `[agent] git_timeout_s`.
     """
     config_path = config_path.expanduser().absolute()
@@ -567,6 +577,7 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
             raise ConfigError(f"{variable} (environment): {key}: {first['msg']}{more}") from None
         raise ConfigError(f"{config_path}: {key}: {first['msg']}{more}") from None
     settings._config_path = config_path
+    _check_model(settings, config_path, origins, today or datetime.now(timezone.utc).date())
     if require_repo:
         repo = settings.repo_path
         if not repo.is_dir():
@@ -577,6 +588,26 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
 
     gitrepo.configure(settings.agent.git_timeout_s)
     return settings
+
+
+def anthropic_key() -> str | None:
+    return os.environ.get("ANTHROPIC_API_KEY") or None
+
+
+def _check_model(settings: Settings, config_path: Path, origins: dict[tuple[str, ...], str], today: date) -> None:
+    """A model that would be called must be one that can be: not retired, known or priced, given a thinking setting it takes.
+    With the offline provider (or `auto` without a key) it is never called, so it is not checked."""
+    from agent_cli import llm_catalog
+
+    llm = settings.llm
+    if llm.provider == "offline" or (llm.provider == "auto" and not anthropic_key()):
+        return
+    try:
+        llm_catalog.check(llm.model, priced=llm.price_input_per_mtok is not None and llm.price_output_per_mtok is not None,
+                          thinking=llm.thinking, today=today)
+    except ValueError as exc:
+        where = origins.get(("llm", "model"))
+        raise ConfigError(f"{where + ' (environment)' if where else config_path}: llm.model: {exc}") from None
 
 
 def template_text() -> str:

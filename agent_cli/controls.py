@@ -8,7 +8,7 @@ from typing import Any
 from agent_cli import audit
 from agent_cli.config import Settings
 from agent_cli.errors import PolicyRefused
-from agent_cli.llm import spend
+from agent_cli.llm import llm_status, spend
 from agent_cli.sandbox import describe as describe_sandbox
 from agent_cli.state import ISSUE_STATUSES, State, utcnow
 
@@ -49,8 +49,9 @@ def ensure_not_paused(state: State, step: str) -> None:
         raise PolicyRefused(f"agent is paused ({current.get('reason')}); `agent {step}` changes nothing until `agent resume`", rule="paused")
 
 
-def status(settings: Settings, state: State) -> dict[str, Any]:
-    day_start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+def status(settings: Settings, state: State, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     counts = state.issue_counts_by_status()
     policy = settings.policy
     paused = pause_state(state)
@@ -60,6 +61,7 @@ def status(settings: Settings, state: State) -> dict[str, Any]:
         "paused_reason": paused.get("reason"),
         "paused_since": paused.get("since"),
         "sandbox": describe_sandbox(settings, state),
+        "llm": llm_status(settings, state, now.date()),
         "last_run": state.last_run(),
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
         "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),

@@ -1,4 +1,10 @@
-"""Calls to Claude through the official SDK: forced tool use, validation, budget, retries, records.
+"""Calls to Claude through the official SDK: one tool offered, answers validated, budget, retries, records.
+
+The request is shaped by the model catalog (agent_cli.llm_catalog): the tool is forced only
+where the model's family accepts that, thinking is set to the lowest setting it accepts,
+and the answer's blocks (thinking included) go back unchanged when the model is asked again.
+An API that cannot be used (model gone, key refused, no credit, outage after retries) is
+an `LLMUnavailable`, which the steps turn into the offline fallback (`[llm] on_failure`).
 
 Retries live here and only here (the one retry layer, agent_cli.retry); the SDK's own retries are off.
 Every HTTP attempt is recorded in `llm_calls` with tokens, cost, latency and
@@ -21,30 +27,29 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_cli import audit, retry
-from agent_cli.config import Settings
+from agent_cli import audit, llm_catalog, retry
+from agent_cli.config import Settings, anthropic_key
 from agent_cli.errors import AgentError, ConfigError, PolicyRefused, StepFailed
 from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting is part of this module's face)
     MALFORMED_KINDS,
     MAX_TOKENS_PER_CALL,
-    PRICES_PER_MTOK,
     RETRYABLE_MALFORMED_KINDS,
     SQLITE_INT_MAX,
     MalformedResponse,
     Usage,
-    _block_param,
     _one_line,
+    assistant_turn,
     clamp_tokens,
-    cost_usd,
     decode_body,
     message_problem,
-    price_for,
     read_usage,
+    tool_call,
 )
 from agent_cli.retry import RETRYABLE_STATUS
 from agent_cli.state import State, utcnow
@@ -61,8 +66,24 @@ class BudgetExceeded(PolicyRefused):
     pass
 
 
+class LLMUnavailable(StepFailed):
+    """The API cannot be used now (model not found, key refused, no credit, outage after retries).
+
+    `reason` is one line for records and `status`: what failed and what to change.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def api_key() -> str | None:
-    return os.environ.get("ANTHROPIC_API_KEY") or None
+    return anthropic_key()
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
+    """What a call of `model` costs at the catalog's price (an unknown model: the dearest)."""
+    return llm_catalog.price(model).cost(input_tokens, output_tokens)
 
 
 def provider_name(settings: Settings) -> str:
@@ -85,6 +106,35 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, anthropic.APIStatusError) and exc.status_code in RETRYABLE_STATUS
 
 
+def unusable_reason(exc: BaseException, model: str) -> str | None:
+    """Why the API cannot be used, for a failure no retry fixed; None when the failure is the request's (a 400, a 413)."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIConnectionError):  # includes timeouts
+        return f"API unreachable ({_describe(exc)})"
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    status, text = exc.status_code, _error_text(exc)
+    if status == 404:
+        return f"model {model!r} not found (404): it may be retired; set [llm] model (default {llm_catalog.DEFAULT_MODEL!r})"
+    if status == 401:
+        return "API key refused (401): check ANTHROPIC_API_KEY"
+    if status == 403:
+        return f"API key not permitted (403): {text}"
+    if status == 402 or (status == 400 and ("credit balance" in text.lower() or "billing" in text.lower())):
+        return f"account out of credit ({status}): {text}"
+    if status == 429 or status >= 500:
+        return f"API overloaded or failing ({status}) after retries: {text}"
+    return None
+
+
+def _error_text(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return _one_line(message if isinstance(message, str) else str(exc), 160)
+
+
 def spend(state: State, issue_id: int | None) -> tuple[float, float]:
     """(spent on this issue, spent today UTC). Raises BudgetExceeded if it cannot be read."""
     day_start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
@@ -97,12 +147,14 @@ def spend(state: State, issue_id: int | None) -> tuple[float, float]:
 
 
 class ToolCaller:
-    """One tool-forced conversation with the model, for one issue and step."""
+    """One conversation with the model about one issue and step, answered through one tool."""
 
     def __init__(self, settings: Settings, state: State, *, client: Any = None, run_id: str | None = None) -> None:
         self.settings = settings
         self.state = state
         self.model = settings.llm.model
+        self.family = llm_catalog.family(self.model)
+        self.price = llm_catalog.price(self.model, settings.llm.price_input_per_mtok, settings.llm.price_output_per_mtok)
         self.run_id = run_id
         self._client = client
 
@@ -121,9 +173,8 @@ class ToolCaller:
 
     def _check_budget(self, issue_id: int | None, request_chars: int) -> float:
         limits = self.settings.llm
-        price_in, price_out = price_for(self.model)
         # Conservative: ~3 characters a token, and the whole max_tokens spent.
-        projected = (request_chars / 3 * price_in + limits.max_tokens * price_out) / 1_000_000
+        projected = self.price.cost(round(request_chars / 3), limits.max_tokens)
         issue_spend, day_spend = spend(self.state, issue_id)
         if issue_spend + projected > limits.max_cost_per_issue_usd:
             raise BudgetExceeded(
@@ -143,13 +194,13 @@ class ToolCaller:
     ) -> float:
         """One `llm_calls` row (and, for a malformed answer, its `llm-error` audit record, in the same transaction)."""
         usage = usage or Usage()
-        cost = cost_usd(self.model, usage.input_tokens, usage.output_tokens)
+        cost = self.price.cost(usage.input_tokens, usage.output_tokens, usage.cache_write_tokens, usage.cache_read_tokens)
         with self.state.transaction() as db:
             cur = db.execute(
-                "INSERT INTO llm_calls(ts, issue_id, step, model, input_tokens, output_tokens, cost_usd, latency_ms, outcome, prompt, response) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [utcnow(), issue_id, step, self.model, usage.input_tokens, usage.output_tokens, cost, round((time.perf_counter() - started) * 1000, 1),
-                 outcome[:500], json.dumps(request)[:STORED_TEXT_LIMIT],
+                "INSERT INTO llm_calls(ts, issue_id, step, model, input_tokens, output_tokens, thinking_tokens, cost_usd, latency_ms, "
+                "outcome, prompt, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [utcnow(), issue_id, step, self.model, usage.input_tokens, usage.output_tokens, usage.thinking_tokens, cost,
+                 round((time.perf_counter() - started) * 1000, 1), outcome[:500], json.dumps(request)[:STORED_TEXT_LIMIT],
                  (body or b"")[:STORED_TEXT_LIMIT].decode("utf-8", errors="replace")],
             )
             if malformed is not None:
@@ -161,8 +212,9 @@ class ToolCaller:
                 )
         return cost
 
-    def _attempt(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        """One HTTP attempt, recorded: (the message as checked JSON, its cost)."""
+    def _attempt(self, issue_id: int | None, step: str, request: dict[str, Any],
+                 check: Callable[[dict[str, Any]], MalformedResponse | None] | None = None) -> tuple[dict[str, Any], float]:
+        """One HTTP attempt, recorded: (the message as checked JSON, its cost). `check` adds a problem of the step's own."""
         import anthropic
 
         request_chars = len(json.dumps(request))
@@ -188,6 +240,8 @@ class ToolCaller:
             problem = message_problem(data)
             if problem is None and usage.unstorable:
                 problem = MalformedResponse("unstorable-usage", "usage numbers no database could store: " + ", ".join(usage.unstorable))
+            if problem is None and check is not None:
+                problem = check(data)
             if problem is not None:
                 raise problem
         except MalformedResponse as malformed:
@@ -201,7 +255,8 @@ class ToolCaller:
         cost = self._record(issue_id=issue_id, step=step, started=started, outcome=outcome, request=request, body=body, usage=usage)
         return data, cost
 
-    def _create(self, issue_id: int | None, step: str, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    def _create(self, issue_id: int | None, step: str, request: dict[str, Any],
+                check: Callable[[dict[str, Any]], MalformedResponse | None] | None = None) -> tuple[dict[str, Any], float]:
         import anthropic
 
         retrying = retry.retrying(self.settings.llm.max_retries, is_retryable, wait_initial_s=RETRY_WAIT_INITIAL_S, wait_max_s=RETRY_WAIT_MAX_S)
@@ -210,21 +265,26 @@ class ToolCaller:
             for attempt in retrying:
                 with attempt:
                     try:
-                        message, cost = self._attempt(issue_id, step, request)
+                        message, cost = self._attempt(issue_id, step, request, check)
                     except MalformedResponse as exc:
                         spent += exc.cost
                         raise
+                    mark_recovered(self.state)
                     return message, spent + cost
         except (MalformedResponse, anthropic.AnthropicError) as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             what = f"malformed response ({exc.kind}): {exc.message}" if isinstance(exc, MalformedResponse) else _describe(exc)
-            raise StepFailed(f"LLM call failed after {attempts} attempt(s): {what}") from None
+            failed = f"LLM call failed after {attempts} attempt(s): {what}"
+            reason = unusable_reason(exc, self.model)
+            if reason is not None:
+                raise LLMUnavailable(failed, reason) from None
+            raise StepFailed(failed) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def ask(self, *, issue_id: int | None, step: str, system: str, prompt: str, tool: dict[str, Any], answer: type[Answer]) -> tuple[Answer, float]:
-        """Force `tool`, validate its input as `answer`; one more try with the validation error.
+        """Offer `tool`, validate its input as `answer`; ask once more when the answer has no call or an invalid one.
 
-        Raises StepFailed or BudgetExceeded (or another AgentError), nothing else.
+        Raises StepFailed (LLMUnavailable when the API cannot be used) or BudgetExceeded (or another AgentError), nothing else.
         """
         try:
             return self._ask(issue_id=issue_id, step=step, system=system, prompt=prompt, tool=tool, answer=answer)
@@ -233,46 +293,138 @@ class ToolCaller:
         except Exception as exc:  # a bug or a broken state file must not become a traceback
             raise StepFailed(f"LLM call failed: {type(exc).__name__}: {_one_line(exc)}") from exc
 
+    def request(self, system: str, messages: list[dict[str, Any]], tool: dict[str, Any]) -> dict[str, Any]:
+        """The Messages request for this model: what its family accepts of tool_choice, thinking and effort."""
+        return {
+            "model": self.model,
+            "max_tokens": self.settings.llm.max_tokens,
+            # The current models refuse a forced tool: the instruction is the prompt's (and the tool the only one offered).
+            "system": f"{system}\n\nAnswer only by calling the {tool['name']} tool, once, with every field filled in; do not answer in text.",
+            "messages": messages,
+            "tools": [tool],
+            **self.family.request_fields(self.settings.llm.thinking, tool["name"]),
+        }
+
     def _ask(self, *, issue_id: int | None, step: str, system: str, prompt: str, tool: dict[str, Any], answer: type[Answer]) -> tuple[Answer, float]:
+        name = tool["name"]
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         total = 0.0
         problem = ""
-        for _ in range(2):
-            request = {
-                "model": self.model,
-                "max_tokens": self.settings.llm.max_tokens,
-                "system": system,
-                "messages": messages,
-                "tools": [tool],
-                "tool_choice": {"type": "tool", "name": tool["name"]},
-            }
-            message, cost = self._create(issue_id, step, request)
+        rounds = 2
+        for round_ in range(rounds):
+            last = round_ == rounds - 1
+
+            def no_call(data: dict[str, Any], last: bool = last) -> MalformedResponse | None:
+                if not last or tool_call(data["content"], name) is not None:
+                    return None
+                kinds = ", ".join(dict.fromkeys(b["type"] for b in data["content"])) or "nothing"
+                return MalformedResponse("no-tool-call", f"asked twice, the answer still did not call {name} (it held: {kinds})")
+
+            message, cost = self._create(issue_id, step, self.request(system, messages, tool), check=no_call)
             total += cost
             blocks: list[dict[str, Any]] = message["content"]  # checked by message_problem
-            block = next((b for b in blocks if b["type"] == "tool_use" and b["name"] == tool["name"]), None)
-            if block is None:
-                problem = f"the answer did not call {tool['name']}"
-                sent_back = [p for p in map(_block_param, blocks) if p is not None]
-                messages = messages + [
-                    {"role": "assistant", "content": sent_back or [{"type": "text", "text": "(empty)"}]},
-                    {"role": "user", "content": f"You must answer by calling the {tool['name']} tool."},
-                ]
+            block = tool_call(blocks, name)
+            if block is None:  # text or thinking only: once more, in the same conversation, every block handed back
+                messages = [*messages, assistant_turn(blocks), {"role": "user", "content": f"You must answer by calling the {name} tool."}]
                 continue
             try:
                 return answer.model_validate(block["input"]), total
             except ValidationError as exc:
                 problem = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-                messages = messages + [
-                    {"role": "assistant", "content": [_block_param(block)]},
-                    {"role": "user", "content": [{
-                        "type": "tool_result", "tool_use_id": block["id"], "is_error": True,
-                        "content": f"Invalid {tool['name']} input: {problem}. Call {tool['name']} again with every field valid.",
-                    }]},
-                ]
-        raise StepFailed(f"LLM answer was not a valid {tool['name']} after a retry: {_one_line(problem, 500)}")
+                # Every tool call of the turn needs its result; the one we read gets the validation error.
+                results = [{"type": "tool_result", "tool_use_id": b["id"], "is_error": True,
+                            "content": (f"Invalid {name} input: {problem}. Call {name} again with every field valid."
+                                        if b is block else f"Only {name} is answered here.")}
+                           for b in blocks if b["type"] == "tool_use"]
+                messages = [*messages, assistant_turn(blocks), {"role": "user", "content": results}]
+        raise StepFailed(f"LLM answer was not a valid {name} after a retry: {_one_line(problem, 500)}")
+
+
+# --- the API's health, across runs --------------------------------------------------------------
+
+DEGRADED_KEY = "llm_degraded"
+
+
+def degraded(state: State) -> dict[str, Any] | None:
+    """{"since", "reason"} while the API is unusable (set by a fallback, cleared by the next successful call)."""
+    value = state.get_setting(DEGRADED_KEY)
+    return value if isinstance(value, dict) and value.get("since") else None
+
+
+def mark_degraded(state: State, reason: str, now: str) -> dict[str, Any]:
+    """Record the outage; its start stays the first failure's until a call succeeds. Returns {"since", "reason", "new"}."""
+    current = degraded(state)
+    since = current["since"] if current else now
+    state.set_setting(DEGRADED_KEY, {"since": since, "reason": reason})
+    return {"since": since, "reason": reason, "new": current is None}
+
+
+def mark_recovered(state: State) -> None:
+    if degraded(state) is not None:
+        state.set_setting(DEGRADED_KEY, None)
+
+
+def llm_status(settings: Settings, state: State, today: date) -> dict[str, Any]:
+    """What `status` and `run` say of the model: provider, model, an outage, a retirement coming."""
+    chosen = settings.llm.provider
+    provider = ("anthropic" if api_key() else "offline") if chosen == "auto" else chosen
+    calls = provider == "anthropic"
+    outage = degraded(state)
+    warnings = [w for w in (llm_catalog.retirement_warning(settings.llm.model, today) if calls else None,
+                            f"LLM: degraded since {outage['since']}: {outage['reason']}" if outage else None) if w]
+    return {"provider": provider, "model": settings.llm.model if calls else None, "degraded": outage, "warnings": warnings}
+
+
+def fall_back(run: Any, *, issue_id: int, step: str, exc: LLMUnavailable | BudgetExceeded, instead: str) -> str:
+    """Record that `step` uses the offline provider (`instead`) for this issue; returns the note kept with the result.
+
+    An unusable API (or the day's budget spent) marks the outage (for `status`, once notified) and spares the rest
+    of this run further calls; an issue's own budget concerns that issue only.
+    """
+    if isinstance(exc, LLMUnavailable):
+        reason, outage = exc.reason, True
+    else:
+        reason, outage = f"budget spent ({exc.rule}): {exc.message}", exc.rule == "llm.max_cost_per_day_usd"
+    note = f"llm unavailable: {_one_line(reason, 300)}"
+    details: dict[str, Any] = {"provider": "offline", "instead": instead, "rule": getattr(exc, "rule", None)}
+    if outage:
+        run.llm_down = note
+        details["since"] = mark_degraded(run.state, reason, utcnow())["since"]
+    run.audit(step=step, decision="llm-fallback", issue_id=issue_id, reason=f"{note}; {instead} instead", details=details)
+    if outage:
+        from agent_cli.notify import notify
+
+        # One message per outage: the dedupe key names its start, which holds until a call succeeds.
+        notify(run.state, run.settings, "agent_trouble", title="LLM unavailable: working offline",
+               message=f"{note}. Diagnoses and fixes use the offline analyser until a call succeeds.",
+               dedupe_key=f"llm-degraded:{details['since']}", run_id=run.run_id)
+    return note
 
 
 def _describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}" + (f" {status}" if status else "") + (f": {text[:200]}" if text else "")
+
+
+def call_log(state: State, *, issue_id: int | None = None, limit: int = 20, prompts: bool = False) -> list[dict[str, Any]]:
+    """The recorded calls, newest first; with `prompts`, the (redacted) prompt each one sent."""
+    where, params = ("WHERE issue_id = ?", [issue_id]) if issue_id is not None else ("", [])
+    rows = state.rows(
+        "SELECT id, ts, issue_id, step, model, input_tokens, output_tokens, thinking_tokens, cost_usd, latency_ms, outcome, prompt "
+        f"FROM llm_calls {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+    for row in rows:
+        stored = row.pop("prompt")
+        if prompts:
+            row["prompt"] = _prompt_text(stored)
+    return rows
+
+
+def _prompt_text(stored: str | None) -> str:
+    """The user turns of a stored request (what we wrote, redacted before it was sent), else the stored text."""
+    try:
+        request = json.loads(stored or "")
+        turns = [m["content"] for m in request["messages"] if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        return "\n\n".join(turns)
+    except (ValueError, KeyError, TypeError):
+        return stored or ""

@@ -1,4 +1,4 @@
-"""What a Messages-API answer is worth and whether it is one: prices, token clamping, body checks.
+"""What a Messages-API answer is worth and whether it is one: token clamping, body checks, the turn handed back.
 
 Pure functions over untrusted data; `agent_cli.llm` makes the calls and records them.
 """
@@ -10,21 +10,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-# USD per million tokens (input, output), matched by longest model-name prefix.
-PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "claude-opus-4-5": (5.0, 25.0),
-    "claude-opus-4": (15.0, 75.0),
-    "claude-sonnet-4": (3.0, 15.0),
-    "claude-3-7-sonnet": (3.0, 15.0),
-    "claude-3-5-sonnet": (3.0, 15.0),
-    "claude-haiku-4": (1.0, 5.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-}
-UNKNOWN_MODEL_PRICE = (15.0, 75.0)  # an unknown model is priced as the dearest: budgets fail safe
 # Kinds of malformed 2xx answers worth another attempt: none. A body that is not a
 # Messages-API message is a broken or hostile endpoint, not a transient fault, and
 # every retry is spend. Add a kind here to retry it.
-MALFORMED_KINDS = frozenset({"unreadable", "not-json", "not-a-message", "error-object", "missing-content", "bad-content", "unstorable-usage"})
+MALFORMED_KINDS = frozenset({"unreadable", "not-json", "not-a-message", "error-object", "missing-content", "bad-content", "unstorable-usage",
+                             "no-tool-call"})
 RETRYABLE_MALFORMED_KINDS: frozenset[str] = frozenset()
 # The most tokens one call may be charged per field (input, output). No model takes or
 # writes anywhere near this in one call, so a larger count is absurd; it is recorded as
@@ -43,17 +33,6 @@ class MalformedResponse(Exception):
         self.cost = 0.0  # what the attempt was charged, once recorded
 
 
-def price_for(model: str) -> tuple[float, float]:
-    best = max((p for p in PRICES_PER_MTOK if model.startswith(p)), key=len, default=None)
-    return PRICES_PER_MTOK[best] if best else UNKNOWN_MODEL_PRICE
-
-
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    price_in, price_out = price_for(model)
-    cost = (max(0, input_tokens) * price_in + max(0, output_tokens) * price_out) / 1_000_000
-    return cost if cost > 0 else 0.0  # never negative (nor NaN)
-
-
 # --- token accounting ------------------------------------------------------------------
 
 
@@ -61,6 +40,9 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0  # part of output_tokens (usage.output_tokens_details.thinking_tokens)
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
     flags: list[str] = field(default_factory=list)  # what was clamped, e.g. "input_tokens=-5 -> 0"
     unstorable: list[str] = field(default_factory=list)  # values SQLite could not have stored (inf, NaN, > 64 bits)
 
@@ -105,15 +87,24 @@ def clamp_tokens(name: str, raw: Any, unknown: int) -> tuple[int, str | None, bo
 
 
 def read_usage(usage: Any, *, request_chars: int, max_tokens: int) -> Usage:
+    """Token counts of an untrusted `usage` object. Input and output are charged at the most the request could have
+    used when missing; the breakdowns (thinking, cache) count 0 when missing, and thinking never exceeds output."""
     usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("output_tokens_details")
+    details = details if isinstance(details, dict) else {}
     result = Usage()
-    for name, unknown in (("input_tokens", request_chars), ("output_tokens", max_tokens)):
-        value, flag, storable = clamp_tokens(name, usage.get(name), min(unknown, MAX_TOKENS_PER_CALL))
+    fields = (("input_tokens", usage.get("input_tokens"), request_chars), ("output_tokens", usage.get("output_tokens"), max_tokens),
+              ("cache_write_tokens", usage.get("cache_creation_input_tokens", 0), 0),
+              ("cache_read_tokens", usage.get("cache_read_input_tokens", 0), 0),
+              ("thinking_tokens", details.get("thinking_tokens", 0), 0))
+    for name, raw, unknown in fields:
+        value, flag, storable = clamp_tokens(name, raw, min(unknown, MAX_TOKENS_PER_CALL))
         setattr(result, name, value)
         if flag:
             result.flags.append(flag)
         if not storable:
             result.unstorable.append(flag or name)
+    result.thinking_tokens = min(result.thinking_tokens, result.output_tokens)
     return result
 
 
@@ -161,13 +152,22 @@ def message_problem(data: dict[str, Any]) -> MalformedResponse | None:
             return MalformedResponse("bad-content", f"content[{i}] is a tool_use block without a string id and name and an object input")
         if block["type"] == "text" and not isinstance(block.get("text"), str):
             return MalformedResponse("bad-content", f"content[{i}] is a text block without text")
+        if block["type"] == "thinking" and not (isinstance(block.get("thinking"), str) and isinstance(block.get("signature"), str)):
+            return MalformedResponse("bad-content", f"content[{i}] is a thinking block without string thinking and signature")
+        if block["type"] == "redacted_thinking" and not isinstance(block.get("data"), str):
+            return MalformedResponse("bad-content", f"content[{i}] is a redacted_thinking block without string data")
     return None
 
 
-def _block_param(block: dict[str, Any]) -> dict[str, Any] | None:
-    """A content block of ours to send back as the assistant's turn (unknown kinds are dropped)."""
-    if block["type"] == "tool_use":
-        return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": block["input"]}
-    if block["type"] == "text" and block["text"]:
-        return {"type": "text", "text": block["text"]}
-    return None
+def tool_call(blocks: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The first call of tool `name` among checked content blocks."""
+    return next((b for b in blocks if b["type"] == "tool_use" and b["name"] == name), None)
+
+
+def assistant_turn(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The answer as the assistant's turn of the next request: every block exactly as received.
+
+    Thinking blocks carry a signature over the conversation; the API refuses them changed, reordered or
+    left out (5.5 models tie them to the model and the conversation), so nothing is rebuilt or dropped.
+    """
+    return {"role": "assistant", "content": list(blocks) or [{"type": "text", "text": "(empty)"}]}

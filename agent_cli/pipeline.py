@@ -9,6 +9,7 @@ everything and changes nothing (no scan, LLM call, commit, push, deploy, approva
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from agent_cli import approvals, policy
@@ -30,6 +31,7 @@ class Cycle:
     actions: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said, not failures (a model retiring soon, the LLM degraded)
     remote_deploys: int | None = None  # agent deploys on the remote in the last day: fetched once a run, counted up as it deploys
     fetched: bool = False
 
@@ -46,7 +48,7 @@ class Cycle:
 
     def as_dict(self) -> dict[str, Any]:
         return {"level": self.level, "dry_run": self.dry_run, "actions": self.actions, "failures": self.failures,
-                "notified": [e for e in self.events if e.get("sent")]}
+                "warnings": self.warnings, "notified": [e for e in self.events if e.get("sent")]}
 
 
 def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) -> Cycle:
@@ -63,6 +65,9 @@ def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) ->
             cycle.fail(step.__name__.strip("_"), None, exc.message)
     if not dry_run:
         _notify(run, cycle)
+    from agent_cli.llm import llm_status
+
+    cycle.warnings = llm_status(settings, run.state, datetime.now(timezone.utc).date())["warnings"]
     run.audit(step="run", decision="cycle", reason=f"level {cycle.level}{' dry run' if dry_run else ''}: {len(cycle.actions)} actions, "
               f"{len(cycle.failures)} failures", details={"actions": cycle.actions[:200], "failures": cycle.failures[:50]})
     return cycle
@@ -126,7 +131,8 @@ def _diagnose(run: "Run", cycle: Cycle) -> None:
             cycle.fail("diagnose", issue_id, exc.message)
             continue
         for d in result.diagnosed:
-            cycle.note("diagnose", issue_id, "diagnosed", confidence=d.get("confidence"))
+            cycle.note("diagnose", issue_id, "diagnosed", confidence=d.get("confidence"), provider=d.get("provider"),
+                       **({"reason": d["provider_note"]} if d.get("provider_note") else {}))
         for refused in result.refused:
             cycle.note("diagnose", issue_id, "not diagnosed", reason=refused.get("reason"))
         for failed in result.failed:

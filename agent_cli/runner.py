@@ -25,6 +25,7 @@ class Run:
     command: str
     outcome: str = "ok"
     exit_code: int = 0
+    llm_down: str | None = None  # set by the first LLM fallback of this run: later issues go offline without a call
 
     def conclude(self, exit_code: int, outcome: str) -> None:
         """The step's own verdict, recorded in `runs` when the lock is released (so `status` tells the truth)."""

@@ -546,3 +546,16 @@ def m008_issue_links(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m011_llm_models(db: sqlite_utils.Database) -> None:
+    statements = [
+        # Thinking tokens of a call (part of its output tokens, from usage.output_tokens_details).
+        "ALTER TABLE llm_calls ADD COLUMN thinking_tokens INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX llm_calls_issue ON llm_calls(issue_id)",
+        # Why a diagnosis came from another provider than configured ("llm unavailable: ...").
+        "ALTER TABLE diagnoses ADD COLUMN provider_note TEXT",
+    ]
+    for sql in statements:
+        db.execute(sql)

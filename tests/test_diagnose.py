@@ -109,12 +109,14 @@ def test_anthropic_tool_answer_is_stored_with_its_cost(project: Project, app_rep
     (d,) = result.json()["diagnosed"]
     assert d["provider"] == "anthropic" and d["provider_confidence"] == 0.8 and d["confidence"] == 0.8
     request = api.requests[0]
-    assert request["tool_choice"] == {"type": "tool", "name": "report_diagnosis"}
-    assert request["tools"][0]["name"] == "report_diagnosis" and request["model"] == "claude-sonnet-4-5"
+    # Today's default model refuses a forced tool: offered, asked for in the system prompt, thinking at its lowest.
+    assert request["tool_choice"] == {"type": "auto"} and "calling the report_diagnosis tool" in request["system"]
+    assert request["thinking"] == {"type": "between_tools"} and request["output_config"] == {"effort": "low"}
+    assert request["tools"][0]["name"] == "report_diagnosis" and request["model"] == "claude-sonnet-5-5"
     assert "<<<DATA" in request["messages"][0]["content"] and "untrusted" in request["system"]
     calls = sqlite3.connect(project.state).execute("SELECT model, input_tokens, output_tokens, cost_usd, outcome FROM llm_calls").fetchall()
-    assert calls == [("claude-sonnet-4-5", 1000, 200, pytest.approx((1000 * 3 + 200 * 15) / 1e6), "ok")]
-    assert d["cost_usd"] == pytest.approx(0.006)
+    assert calls == [("claude-sonnet-5-5", 1000, 200, pytest.approx((1000 * 2 + 200 * 10) / 1e6), "ok")]
+    assert d["cost_usd"] == pytest.approx(0.004)
 
 
 def test_invalid_answer_is_retried_once_with_the_validation_error(project: Project, app_repo: dict) -> None:
@@ -156,7 +158,7 @@ def test_overloaded_529_is_retried(project: Project, app_repo: dict) -> None:
 
 def test_timeouts_exhaust_retries_exit_1_with_state_and_audit_intact(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
-        issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\ntimeout_s = 0.3\nmax_retries = 2\n')
+        issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\ntimeout_s = 0.3\nmax_retries = 2\non_failure = "fail"\n')
         api.script.extend([3, 3, 3])
         result = project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 1
@@ -183,7 +185,7 @@ def test_prompt_never_contains_the_planted_secrets(project: Project, app_repo: d
 
 def test_budget_exceeded_stops_the_call(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
-        issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_cost_per_issue_usd = 0.001\n')
+        issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_cost_per_issue_usd = 0.001\non_failure = "fail"\n')
         api.script.append(tool_reply("report_diagnosis", good_diagnosis()))
         result = project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 3
@@ -195,7 +197,7 @@ def test_budget_exceeded_stops_the_call(project: Project, app_repo: dict) -> Non
 
 def test_daily_budget_counts_spend_across_issues(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
-        scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_tokens = 100\nmax_cost_per_day_usd = 0.01\n')
+        scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_tokens = 100\nmax_cost_per_day_usd = 0.01\non_failure = "fail"\n')
         conn = sqlite3.connect(project.state)
         conn.execute("INSERT INTO llm_calls(ts, issue_id, step, model, cost_usd, outcome) VALUES (strftime('%Y-%m-%dT%H:%M:%f+00:00','now'), 99, 'diagnose', 'm', 0.0099, 'ok')")
         conn.commit()

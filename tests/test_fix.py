@@ -64,7 +64,9 @@ def checkout_snapshot(root: Path) -> dict:
 
 
 def llm_fix(path: str, search: str, replace: str, summary: str = "restore the None guard") -> tuple[int, dict]:
-    return tool_reply("propose_fix", {"summary": summary, "edits": [{"path": path, "search": search, "replace": replace}], "confidence": 0.9})
+    # As today's models answer: a thinking block, then the call.
+    return tool_reply("propose_fix", {"summary": summary, "edits": [{"path": path, "search": search, "replace": replace}], "confidence": 0.9},
+                      thinking="The guard above the lookup was removed; put it back.")
 
 
 GUARD_SEARCH = '    item = find(item_id)\n    return {"name": item.name}, 200'
@@ -132,7 +134,7 @@ def test_llm_fix_through_the_local_messages_api(project: Project, app: dict) -> 
     data = result.json()
     assert data["attempts"][0]["strategy"] == "llm" and data["status"] == "fix_ready"
     request = api.requests[-1]
-    assert request["tool_choice"] == {"type": "tool", "name": "propose_fix"}
+    assert request["tool_choice"] == {"type": "auto"} and request["thinking"] == {"type": "between_tools"} and api.rejected == []
     assert "file app/views.py" in request["messages"][0]["content"]
     assert git(project.root, "show", f"{data['branch']}:app/views.py") == VIEWS_GOOD.rstrip("\n")
 
@@ -272,16 +274,36 @@ def test_fix_refuses_an_undiagnosed_issue_and_a_paused_agent(project: Project, a
     assert unvalidated.exit_code == 3 and "validate.commands" in unvalidated.stderr
 
 
-def test_offline_template_reuses_the_functions_not_found_path(project: Project, app: dict) -> None:
+def with_a_not_found_path(project: Project) -> Path:
+    """get_item gains a not-found return (an old commit) that the None-guard template can reuse; the trace moves with it."""
     root = project.root
     (root / "app" / "views.py").write_text(VIEWS_BAD.replace(
         "def get_item(item_id):\n", 'def get_item(item_id):\n    if item_id < 0:\n        return {"error": "not found"}, 404\n'))
     commit(root, "validate ids", OLD)
     git(root, "push", "-q", "origin", "main")
     (root / "logs" / "app.log").write_text(TRACE.replace("line 6", "line 8"))
+    return root
+
+
+def test_offline_template_reuses_the_functions_not_found_path(project: Project, app: dict) -> None:
+    root = with_a_not_found_path(project)
     issue = diagnosed(project, "[fix]\nrevert_max_age_h = 0\n")
     data = project.run("--json", "fix", str(issue)).json()
     assert data["status"] == "fix_ready", data
     assert data["attempts"][0]["strategy"] == "template"
     fixed = git(root, "show", f"{data['branch']}:app/views.py")
     assert '    if item is None:\n        return {"error": "not found"}, 404\n    return {"name": item.name}, 200' in fixed
+
+
+def test_an_unusable_model_falls_back_to_the_offline_template(project: Project, app: dict) -> None:
+    """[llm] on_failure = "offline": the model gone mid-way, the fix comes from a template, never a half-written patch."""
+    with_a_not_found_path(project)
+    with FakeAnthropic(retired={"claude-sonnet-5-5"}) as api:
+        issue = diagnosed(project, f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n')  # offline: no key yet
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert [(a["strategy"], a["outcome"]) for a in data["attempts"]] == [("llm", "skipped"), ("template", "committed")]
+    assert data["attempts"][0]["reasons"][0].startswith("llm unavailable: model 'claude-sonnet-5-5' not found (404)")
+    assert len(api.requests) == 1 and data["status"] == "fix_ready"
+    assert 'if item is None:' in git(project.root, "show", f"{data['branch']}:app/views.py")

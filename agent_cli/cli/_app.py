@@ -106,6 +106,7 @@ def _register() -> None:
         fix,
         init,
         issues,
+        llm,
         pause,
         report,
         rollback,
@@ -116,7 +117,7 @@ def _register() -> None:
         verify,
     )
 
-    for module in (init, scan, issues, show, diagnose, fix, deploy, verify, rollback, approvals, pause, status, report, run, audit, demo):
+    for module in (init, scan, issues, show, diagnose, fix, deploy, verify, rollback, approvals, pause, status, report, run, audit, llm, demo):
         app.add_typer(module.app)
 
 

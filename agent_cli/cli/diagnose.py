@@ -51,5 +51,7 @@ def _render(out: Output, data: dict[str, Any]) -> None:
              + "".join(f"; {a['delta']:+.2f} {a['reason']}" for a in d["adjustments"]) + ")"),
             ("cost", f"${d['cost_usd']:.4f}"),
         ]
+        if d.get("provider_note"):
+            pairs.insert(1, ("provider", f"{d['provider']} ({d['provider_note']})"))
         out.fields(pairs)
         out.line()

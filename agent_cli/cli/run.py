@@ -51,3 +51,5 @@ def _render(out: Output, c: dict[str, Any]) -> None:
                 out.line(f"    {sub['verdict']}: {sub['rule']}: {sub['reason']}")
     if not c["actions"]:
         out.line("nothing to do")
+    for warning in c.get("warnings", []):
+        out.line(f"warning: {warning}")

@@ -60,7 +60,8 @@ def _render(out: Output, i: dict[str, Any]) -> None:
     if i["diagnoses"]:
         d = i["diagnoses"][-1]
         culprit = d["culprit"] or {}
-        out.line(f"\ndiagnosis ({d['provider']}, {len(i['diagnoses'])} in all):")
+        note = f": {d['provider_note']}" if d.get("provider_note") else ""
+        out.line(f"\ndiagnosis ({d['provider']}{note}, {len(i['diagnoses'])} in all):")
         out.fields([
             ("root cause", d["root_cause"]),
             ("culprit", f"{culprit['path']}:{culprit['line']}: {culprit['code']}" if culprit else "-"),

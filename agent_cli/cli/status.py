@@ -41,6 +41,7 @@ def _render(out: Output, s: dict[str, Any]) -> None:
             ("level", s["level"]),
             ("paused", paused),
             ("sandbox", f"{s['sandbox']['mode']} ({s['sandbox']['detail']})"),
+            ("LLM", _llm_line(s["llm"])),
             ("last run", last),
             ("active deployments", s["active_deployments"]),
             ("pending approvals", s["pending_approvals"]),
@@ -49,6 +50,9 @@ def _render(out: Output, s: dict[str, Any]) -> None:
             ("LLM cost today", f"${limits['llm_cost_today_usd']['used']:.2f}/${limits['llm_cost_today_usd']['max']:.2f}"),
         ]
     )
+    for warning in s["llm"]["warnings"]:
+        if not warning.startswith("LLM: degraded"):  # the LLM line says that one
+            out.line(f"warning: {sanitize(warning)}")
     rows = [(d["id"], d["env"], d["issue_id"] or "-", d["status"], f"{min(d['watched_s'], d['monitor_s'] or 0)}/{d['monitor_s']}s",
              d["last_verdict"] or "-", f"{d['consecutive_failures']}/{d['consecutive_errors']}/{d['successful_samples']}")
             for d in s["deployments"]]
@@ -65,3 +69,10 @@ def _render(out: Output, s: dict[str, Any]) -> None:
         out.table(["status", "issues"], counts, title="issues by status")
     else:
         out.fields([("issues", "none")])
+
+
+def _llm_line(llm: dict[str, Any]) -> str:
+    line = f"{llm['provider']}" + (f" ({llm['model']})" if llm["model"] else "")
+    if llm["degraded"]:
+        line += f"; degraded since {llm['degraded']['since'][:19]}: {sanitize(llm['degraded']['reason'])}"
+    return line

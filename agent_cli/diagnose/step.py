@@ -13,7 +13,7 @@ from agent_cli.diagnose.prompts import SYSTEM, diagnosis_prompt
 from agent_cli.diagnose.suspects import find_suspects
 from agent_cli.errors import ConfigError, StepFailed
 from agent_cli.issues import show_issue
-from agent_cli.llm import BudgetExceeded, ToolCaller, provider_name
+from agent_cli.llm import BudgetExceeded, LLMUnavailable, ToolCaller, fall_back, provider_name
 from agent_cli.llm_schema import REPORT_DIAGNOSIS, DiagnosisAnswer
 from agent_cli.redact import redact
 from agent_cli.runner import Run
@@ -84,14 +84,24 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
         rev = (production and git.resolve(production.branch)) or "HEAD"
         suspects = find_suspects(git, culprit=ctx.culprit, files=ctx.files, since_days=settings.diagnose.suspect_window_days, rev=rev)
     top = suspects[0] if suspects else None
-    cost, model = 0.0, None
+    cost, model, note = 0.0, None, None
+    answer: DiagnosisAnswer | None = None
+    if provider == "anthropic" and run.llm_down and settings.llm.on_failure == "offline":
+        provider, note = "offline", run.llm_down  # this run already found the API unusable: no more calls
+        run.audit(step="diagnose", decision="llm-fallback", issue_id=issue["id"], reason=f"{note}; offline analysis instead",
+                  details={"provider": "offline", "instead": "offline analysis"})
     if provider == "anthropic":
         prompt = redact(diagnosis_prompt(issue, ctx.as_dict(), suspects), emails=settings.diagnose.redact_emails)
-        answer, cost = ToolCaller(settings, state, run_id=run.run_id).ask(
-            issue_id=issue["id"], step="diagnose", system=SYSTEM, prompt=prompt, tool=REPORT_DIAGNOSIS, answer=DiagnosisAnswer
-        )
-        model = settings.llm.model
-    else:
+        try:
+            answer, cost = ToolCaller(settings, state, run_id=run.run_id).ask(
+                issue_id=issue["id"], step="diagnose", system=SYSTEM, prompt=prompt, tool=REPORT_DIAGNOSIS, answer=DiagnosisAnswer
+            )
+            model = settings.llm.model
+        except (LLMUnavailable, BudgetExceeded) as exc:
+            if settings.llm.on_failure != "offline":
+                raise
+            provider, note = "offline", fall_back(run, issue_id=issue["id"], step="diagnose", exc=exc, instead="offline analysis")
+    if answer is None:
         answer = analyse(ctx.as_dict(), top, revert_max_age_h=settings.fix.revert_max_age_h)
     culprit_path = ctx.culprit["path"] if ctx.culprit else None
     final, adjustments = adjust(
@@ -104,6 +114,7 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
     record = {
         "issue_id": issue["id"],
         "provider": provider,
+        "provider_note": note,
         "model": model,
         "root_cause": answer.root_cause,
         "affected_files": answer.affected_files,
@@ -119,10 +130,10 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
     }
     with state.transaction() as db:
         cur = db.execute(
-            "INSERT INTO diagnoses(issue_id, created_at, provider, model, root_cause, affected_files, fix_strategy, provider_confidence, "
-            "confidence, adjustments, requires_human_approval, estimated_fix_minutes, culprit, suspect_commit, cost_usd, context) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [issue["id"], utcnow(), provider, model, answer.root_cause, json.dumps(answer.affected_files), answer.fix_strategy,
+            "INSERT INTO diagnoses(issue_id, created_at, provider, provider_note, model, root_cause, affected_files, fix_strategy, "
+            "provider_confidence, confidence, adjustments, requires_human_approval, estimated_fix_minutes, culprit, suspect_commit, cost_usd, "
+            "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [issue["id"], utcnow(), provider, note, model, answer.root_cause, json.dumps(answer.affected_files), answer.fix_strategy,
              answer.confidence, final, json.dumps(adjustments), int(answer.requires_human_approval), answer.estimated_fix_minutes,
              json.dumps(ctx.culprit or {}), json.dumps(top or {}), cost, json.dumps(ctx.as_dict())],
         )
@@ -130,7 +141,7 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
             move(state, issue["id"], "diagnosed", step="diagnose", reason=f"diagnosed by {provider}", run_id=run.run_id)
         run.audit(
             step="diagnose", decision="diagnosed", issue_id=issue["id"],
-            reason=f"{provider}: confidence {answer.confidence:.2f} -> {final:.2f}; {answer.root_cause[:200]}",
+            reason=f"{provider}{f' ({note})' if note else ''}: confidence {answer.confidence:.2f} -> {final:.2f}; {answer.root_cause[:200]}",
             details={"diagnosis_id": cur.lastrowid, "adjustments": adjustments, "suspect": (top or {}).get("sha"), "cost_usd": cost},
         )
     return {"id": cur.lastrowid, **record}

@@ -50,6 +50,7 @@ class Attempt:
     evidence: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
     not_committed: list[str] = field(default_factory=list)  # what validation left in the tree beyond the change
+    fallback: str = ""  # the strategy that replaces this one (the model was unusable)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,13 +95,18 @@ def propose(ws: Workspace, issue: dict[str, Any], diagnosis: dict[str, Any], str
         suspect = revert_candidate(settings, diagnosis) or {}
         return propose_revert(ws.tree, ws.base_sha, suspect, (diagnosis.get("culprit") or {}).get("path"), whole)
     if strategy == "llm":
-        from agent_cli.llm import BudgetExceeded
+        from agent_cli.llm import BudgetExceeded, LLMUnavailable, fall_back
 
         wants_test = repo_has_tests(ws.tree.run("ls-files").split("\n"))
         try:
             return propose_llm(ws.run, ws.path, issue, diagnosis, feedback, wants_test=wants_test)
-        except BudgetExceeded as exc:
-            raise AttemptFailed("rejected", [exc.message], final=True) from None
+        except (LLMUnavailable, BudgetExceeded) as exc:
+            if settings.llm.on_failure == "offline":  # never a half-written patch: the offline templates instead
+                note = fall_back(ws.run, issue_id=issue["id"], step="fix", exc=exc, instead="offline fix templates")
+                raise AttemptFailed("skipped", [f"{note}; the offline templates are tried instead"], fallback="template") from None
+            if isinstance(exc, BudgetExceeded):
+                raise AttemptFailed("rejected", [exc.message], final=True) from None
+            raise AttemptFailed("failed", [exc.message], final=True) from None
         except StepFailed as exc:
             raise AttemptFailed("failed", [exc.message], final=True) from None
     return propose_template(ws.path, diagnosis)

@@ -91,7 +91,7 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
     git = GitRepo(settings.repo_path)
     cleanup(run, git)
     base_name, base_sha = worktree.base_ref(git, settings)
-    plan = plan_strategies(settings, diagnosis)
+    plan = plan_strategies(settings, diagnosis, llm_down=run.llm_down is not None)
     result = FixResult(issue_id, dry_run, sandbox=box.note)
     feedback: str | None = None
     last_reasons: list[str] | None = None
@@ -103,7 +103,9 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
         if result.succeeded or result.stopped:
             break
         # Move on: one-shot strategies (revert, template) give way to the next; the LLM gets the failure back.
-        if strategy == "revert" and not revert_whole and attempt.outcome in ("failed", "skipped"):
+        if attempt.fallback:
+            plan[0] = attempt.fallback
+        elif strategy == "revert" and not revert_whole and attempt.outcome in ("failed", "skipped"):
             revert_whole = True  # the culprit's hunks were not enough (or did not apply): the whole commit
             if attempt.outcome == "skipped" or not _reverts_more(git, diagnosis):
                 plan.pop(0)  # the whole commit would be the same change again
@@ -172,7 +174,7 @@ def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagno
         attempt.outcome = "committed" if result.sha else "validated"
         result.status = "fix_ready" if result.sha else "dry_run"
     else:
-        attempt.outcome, attempt.reasons = failure.outcome, failure.reasons
+        attempt.outcome, attempt.reasons, attempt.fallback = failure.outcome, failure.reasons, failure.fallback or ""
         if failure.final:
             result.stopped = failure.reasons[0]
     if result.dry_run:

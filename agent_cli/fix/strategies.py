@@ -37,11 +37,14 @@ def revert_candidate(settings: Settings, diagnosis: dict[str, Any]) -> dict[str,
     return suspect
 
 
-def plan_strategies(settings: Settings, diagnosis: dict[str, Any]) -> list[str]:
+def plan_strategies(settings: Settings, diagnosis: dict[str, Any], *, llm_down: bool = False) -> list[str]:
+    """Revert first when a recent suspect changed the failing code; then the model, or the offline templates when
+    there is no model or this run found it unusable (and `[llm] on_failure` says to go offline)."""
     from agent_cli.llm import provider_name
 
     plan = ["revert"] if revert_candidate(settings, diagnosis) else []
-    plan.append("llm" if provider_name(settings) == "anthropic" else "template")
+    use_llm = provider_name(settings) == "anthropic" and not (llm_down and settings.llm.on_failure == "offline")
+    plan.append("llm" if use_llm else "template")
     return plan
 
 
@@ -60,11 +63,12 @@ class Proposal:
 
 
 class AttemptFailed(Exception):
-    def __init__(self, outcome: str, reasons: list[str], *, final: bool = False) -> None:
+    def __init__(self, outcome: str, reasons: list[str], *, final: bool = False, fallback: str | None = None) -> None:
         super().__init__("; ".join(reasons))
         self.outcome = outcome
         self.reasons = reasons
         self.final = final  # no further attempt can help (model unreachable, budget spent)
+        self.fallback = fallback  # the strategy to try instead (the model is unusable: the offline templates)
 
 
 def propose_revert(git: GitRepo, base_sha: str, suspect: dict[str, Any], culprit_path: str | None, whole: bool) -> Proposal:
