@@ -22,6 +22,35 @@ def test_exact_then_whitespace_tolerant_match() -> None:
     assert "    if x is not None:\n        return 1\n" in out
 
 
+IF_THEN_RETURN = "def g(x):\n    if x:\n        y = 1\n    return y\n"
+
+
+def test_tolerant_match_refuses_different_relative_indentation() -> None:
+    # `return y` is inside the `if` in the search but outside it in the file.
+    search = "if x:\n    y = 1\n    return y"
+    with pytest.raises(EditRejected) as err:
+        replace_once(IF_THEN_RETURN, search, "if x:\n    y = 2\n    return y", path="g.py")
+    message = str(err.value)
+    assert "relative indentation differs" in message and "lines 2-4" in message and "copy the lines exactly" in message
+
+
+def test_tolerant_match_picks_the_place_whose_relative_indentation_agrees() -> None:
+    text = IF_THEN_RETURN + "\n\ndef h(x):\n    if x:\n        y = 1\n        return y\n"
+    out = replace_once(text, "if x:\n    y = 1\n    return y", "if x:\n    y = 2\n    return y", path="g.py")
+    assert out == IF_THEN_RETURN + "\n\ndef h(x):\n    if x:\n        y = 2\n        return y\n"
+
+
+def test_tolerant_match_of_uniformly_shifted_search_is_reindented() -> None:
+    # Every line lost 4 spaces but kept its relative structure: matched and re-indented.
+    search = "if x:\n    y = 1\nreturn y"
+    out = replace_once(IF_THEN_RETURN, search, "if x:\n    y = 2\nelse:\n    y = 3\nreturn y", path="g.py")
+    assert out == "def g(x):\n    if x:\n        y = 2\n    else:\n        y = 3\n    return y\n"
+    # And a search indented deeper than the file is shifted back.
+    deeper = "        if x:\n            y = 1\n        return y"
+    out = replace_once(IF_THEN_RETURN, deeper, "        if x:\n            y = 5\n        return y", path="g.py")
+    assert out == "def g(x):\n    if x:\n        y = 5\n    return y\n"
+
+
 def test_not_found_names_the_closest_lines() -> None:
     with pytest.raises(EditRejected) as err:
         replace_once(CODE, "    return 22", "x", path="a.py")

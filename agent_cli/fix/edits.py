@@ -34,6 +34,32 @@ def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
+def _indent_shift(file_lines: list[str], wanted: list[str]) -> tuple[str, str] | None:
+    """The one indentation change turning `wanted` into `file_lines`, as (removed, added); None if there is none.
+
+    Blank lines are ignored. Either the file adds the same prefix to every search
+    line's indentation, or the search has the same extra prefix on every line;
+    otherwise the lines' relative indentation differs and they are different code.
+    """
+    pairs = [(_indent(w), _indent(f)) for w, f in zip(wanted, file_lines) if w.strip()]
+    if not pairs:
+        return "", ""
+    s0, f0 = pairs[0]
+    if len(f0) >= len(s0):
+        added = f0[: len(f0) - len(s0)]
+        return ("", added) if all(f == added + s for s, f in pairs) else None
+    removed = s0[: len(s0) - len(f0)]
+    return (removed, "") if all(s == removed + f for s, f in pairs) else None
+
+
+def _first_relative_mismatch(file_lines: list[str], wanted: list[str]) -> int:
+    """Index of the first line whose indentation does not follow the first non-blank line's shift."""
+    for end in range(1, len(wanted) + 1):
+        if _indent_shift(file_lines[:end], wanted[:end]) is None:
+            return end - 1
+    return 0
+
+
 def replace_once(text: str, search: str, replace: str, *, path: str) -> str:
     """`text` with the one occurrence of `search` replaced: exact, then tolerant of leading whitespace."""
     if not search.strip():
@@ -50,18 +76,37 @@ def replace_once(text: str, search: str, replace: str, *, path: str) -> str:
         i for i in range(len(lines) - len(wanted) + 1)
         if all(lines[i + j].lstrip() == stripped[j] for j in range(len(wanted)))
     ]
-    if len(hits) > 1:
-        raise EditRejected(f"{path}: search text matches {len(hits)} places (ignoring indentation); include more surrounding lines")
     if not hits:
         raise EditRejected(f"{path}: search text not found; it must be an exact excerpt of the current file. {_closest(text, search)}")
-    i = hits[0]
-    # Re-indent the replacement by the difference between the file and the search text.
-    file_indent, search_indent = _indent(lines[i]), _indent(wanted[0])
+    # Indentation may be off by a constant amount, but each line's indentation
+    # relative to the others must agree with the file, or the code means something else.
+    shifts = {i: _indent_shift(lines[i : i + len(wanted)], wanted) for i in hits}
+    agreeing = [i for i in hits if shifts[i] is not None]
+    if len(agreeing) > 1:
+        raise EditRejected(f"{path}: search text matches {len(agreeing)} places (ignoring indentation); include more surrounding lines")
+    if not agreeing:
+        i = hits[0]
+        bad = i + _first_relative_mismatch(lines[i : i + len(wanted)], wanted) + 1
+        where = "; ".join(f"lines {h + 1}-{h + len(wanted)}" for h in hits)
+        excerpt = "\n".join(f"{n + 1:5d}  {lines[n]}" for n in range(i, i + len(wanted)))
+        raise EditRejected(
+            f"{path}: search text matches ({where}) only when indentation is ignored, and its relative indentation "
+            f"differs from the file (first at line {bad}), so it would change which block a line belongs to; "
+            f"copy the lines exactly as indented in the file:\n{excerpt}"
+        )
+    i = agreeing[0]
+    shift = shifts[i]
+    assert shift is not None
+    removed, added = shift
+    # Re-indent the replacement by the same constant shift between the search text and the file.
     new_lines = []
     for line in replace.strip("\n").split("\n"):
-        if line.startswith(search_indent):
-            line = file_indent + line[len(search_indent):]
-        new_lines.append(line if line.strip() else "")
+        if not line.strip():
+            new_lines.append("")
+            continue
+        if removed and line.startswith(removed):
+            line = line[len(removed):]
+        new_lines.append(added + line)
     return "\n".join(lines[:i] + new_lines + lines[i + len(wanted):])
 
 
