@@ -490,15 +490,23 @@ def m007_template_miner(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m010_approvals(db: sqlite_utils.Database) -> None:
+def m008_issue_links(db: sqlite_utils.Database) -> None:
     statements = [
-        # What a person is asked (gate: fix | deploy:<env> | verify | cancel_window), with the rules, diff summary,
-        # confidence and evidence; an approval passes its gate once (consumed_at).
-        "ALTER TABLE approvals ADD COLUMN gate TEXT",
-        "ALTER TABLE approvals ADD COLUMN deployment_id INTEGER",
-        "ALTER TABLE approvals ADD COLUMN details TEXT NOT NULL DEFAULT '{}'",
-        "ALTER TABLE approvals ADD COLUMN consumed_at TEXT",
-        "CREATE INDEX approvals_gate ON approvals(issue_id, gate, status)",
+        # Issues related to one another, both ways (a row per direction): `probe_window` joins a failing health probe
+        # and the errors seen within minutes of it, `same_throw_site` issues thrown from the same in-app function.
+        """CREATE TABLE issue_links (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            related_id INTEGER NOT NULL REFERENCES issues(id),
+            kind TEXT NOT NULL CHECK (kind IN ('probe_window', 'same_throw_site')),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (issue_id, related_id, kind)
+        )""",
+        "CREATE INDEX issue_links_related ON issue_links(related_id)",
+        # The errors of a minute range, across issues (the probe window).
+        "CREATE INDEX issue_minutes_minute ON issue_minutes(minute)",
+        # Where the issue's error is thrown: "repo/path.py in function" of the top in-app frame, '' when none.
+        "ALTER TABLE issues ADD COLUMN throw_site TEXT",
+        "CREATE INDEX issues_throw_site ON issues(throw_site)",
     ]
     for sql in statements:
         db.execute(sql)
@@ -526,23 +534,15 @@ def m009_notifications(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m008_issue_links(db: sqlite_utils.Database) -> None:
+def m010_approvals(db: sqlite_utils.Database) -> None:
     statements = [
-        # Issues related to one another, both ways (a row per direction): `probe_window` joins a failing health probe
-        # and the errors seen within minutes of it, `same_throw_site` issues thrown from the same in-app function.
-        """CREATE TABLE issue_links (
-            issue_id INTEGER NOT NULL REFERENCES issues(id),
-            related_id INTEGER NOT NULL REFERENCES issues(id),
-            kind TEXT NOT NULL CHECK (kind IN ('probe_window', 'same_throw_site')),
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (issue_id, related_id, kind)
-        )""",
-        "CREATE INDEX issue_links_related ON issue_links(related_id)",
-        # The errors of a minute range, across issues (the probe window).
-        "CREATE INDEX issue_minutes_minute ON issue_minutes(minute)",
-        # Where the issue's error is thrown: "repo/path.py in function" of the top in-app frame, '' when none.
-        "ALTER TABLE issues ADD COLUMN throw_site TEXT",
-        "CREATE INDEX issues_throw_site ON issues(throw_site)",
+        # What a person is asked (gate: fix | deploy:<env> | verify | cancel_window), with the rules, diff summary,
+        # confidence and evidence; an approval passes its gate once (consumed_at).
+        "ALTER TABLE approvals ADD COLUMN gate TEXT",
+        "ALTER TABLE approvals ADD COLUMN deployment_id INTEGER",
+        "ALTER TABLE approvals ADD COLUMN details TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE approvals ADD COLUMN consumed_at TEXT",
+        "CREATE INDEX approvals_gate ON approvals(issue_id, gate, status)",
     ]
     for sql in statements:
         db.execute(sql)
