@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent_cli.env_names import denied_name
 from agent_cli.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "agent.toml"
@@ -174,8 +175,6 @@ class ValidateSection(_Section):
     @field_validator("pass_env")
     @classmethod
     def _no_secret_names(cls, value: list[str]) -> list[str]:
-        from agent_cli.sandbox import denied_name
-
         for name in value:
             rule = denied_name(name)
             if rule:

@@ -12,7 +12,6 @@ checkout integrity check is its last line of defence.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shlex
 import shutil
@@ -22,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent_cli.env_names import ALLOWED_NAMES, ALLOWED_PREFIXES, denied_name
 from agent_cli.errors import PolicyRefused
 
 if TYPE_CHECKING:
@@ -30,23 +30,7 @@ if TYPE_CHECKING:
 
 PROBE_KEY = "sandbox_probe"
 
-# Passed through from the agent's environment when set: what a toolchain needs to find itself.
-ALLOWED_NAMES = frozenset({
-    "PATH", "LANG", "LANGUAGE", "TZ", "TERM",
-    "VIRTUAL_ENV", "CONDA_PREFIX", "PYENV_ROOT", "PYENV_VERSION", "UV_PYTHON",
-    "NODE_ENV", "NVM_DIR", "NVM_BIN", "JAVA_HOME", "GOROOT", "GOPATH", "GOFLAGS", "CARGO_HOME", "RUSTUP_HOME",
-})
-ALLOWED_PREFIXES = ("LC_",)
-# Never passed, whatever the config says: the agent's own credentials and anything named like a secret.
-DENIED_PATTERNS = ("ANTHROPIC_*", "AGENT_*", "GIT_*", "SSH_*", "*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*",
-                   "*_KEY", "*WEBHOOK*", "*CREDENTIAL*", "*_AUTH")
 SANDBOX_HOME = "/tmp/home"
-
-
-def denied_name(name: str) -> str | None:
-    """The deny pattern `name` matches (case-insensitive), or None."""
-    upper = name.upper()
-    return next((p for p in DENIED_PATTERNS if fnmatch.fnmatchcase(upper, p)), None)
 
 
 def scrubbed_env(source: dict[str, str], extra: dict[str, str], pass_env: list[str]) -> dict[str, str]:
