@@ -13,6 +13,7 @@ from typing import Any
 
 from agent_cli.detect import logcat
 from agent_cli.detect.jsonlog import iso_to_utc, level_word, parse_json_record, zap_frames
+from agent_cli.detect.templates import template
 from agent_cli.paths import is_vendored
 
 LEVEL_RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -161,8 +162,6 @@ class Event:
     @property
     def title(self) -> str:
         if self.exception_type and self.group_on_message and self.exception_message:
-            from agent_cli.detect.fingerprint import template
-
             return f"{self.exception_type}: {template(self.exception_message)}"
         if self.exception_type:
             return f"{self.exception_type}: {self.template}" if self.template else self.exception_type
