@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from agent_cli.detect import severity as sev
 from agent_cli.detect.events import Frame, throw_site_first
+from agent_cli.detect.scan_result import ScanResult
 from agent_cli.paths import to_repo_path
 from agent_cli.state import utcnow
 
 if TYPE_CHECKING:
-    from agent_cli.detect.scan import ScanResult
     from agent_cli.runner import Run
 
 PROBE_WINDOW_MIN = 5  # minutes either side of a failing probe minute

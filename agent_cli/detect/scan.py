@@ -18,6 +18,7 @@ from agent_cli.detect import severity as sev
 from agent_cli.detect.events import Event, build_output_reason, throw_site_first
 from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, LEGACY_VERSIONS, fingerprint, legacy_fingerprint, message_fingerprint, message_prefix
 from agent_cli.detect.miner import TemplateMiner
+from agent_cli.detect.scan_result import ScanResult
 from agent_cli.detect.sources import (
     Cursor,
     SourceRead,
@@ -36,27 +37,6 @@ PATHS_PER_ISSUE = 20
 SOURCE_ERRORS_KEPT = 1000
 PATHS_KEPT = 2 * PATHS_PER_ISSUE  # an issue's old paths plus the smallest new ones fill request_paths
 MAX_5XX_HITS = 10_000  # 5xx (time, path) pairs one issue keeps per scan for the distinct-paths rule
-
-
-@dataclass
-class ScanResult:
-    events: int = 0
-    new_issues: list[dict[str, Any]] = field(default_factory=list)
-    updated_issues: list[dict[str, Any]] = field(default_factory=list)
-    regressions: list[int] = field(default_factory=list)
-    # Issues a person ignored: their events are counted, nothing else happens (not "updated", never escalated).
-    ignored: list[dict[str, Any]] = field(default_factory=list)
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "events": self.events,
-            "new_issues": self.new_issues,
-            "updated_issues": self.updated_issues,
-            "regressions": self.regressions,
-            "ignored": self.ignored,
-            "sources": self.sources,
-        }
 
 
 def select_sources(settings: Settings, names: list[str] | None) -> list[SourceConfig]:
