@@ -124,7 +124,7 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     """Guards the test above against passing on a graph that misses edges."""
     graph = import_graph()
     assert "agent_cli.detect.logcat" in graph["agent_cli.detect.events"]  # from a package, a submodule
-    assert "agent_cli.detect.templates" in graph["agent_cli.detect.events"]  # from a module, a name
+    assert "agent_cli.detect.masking" in graph["agent_cli.detect.events"]  # from a module, a name
     assert "agent_cli.sourcemap" in graph["agent_cli.detect.fingerprint"]  # inside a function
     assert "agent_cli.config" in graph["agent_cli.sandbox"]  # under TYPE_CHECKING
 

@@ -12,9 +12,9 @@ from agent_cli.config import SourceConfig, load_settings
 from agent_cli.detect import parallel, reader, sources
 from agent_cli.detect.events import parse_block
 from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint, legacy_fingerprint
+from agent_cli.detect.masking import template, template_v2
 from agent_cli.detect.miner import WILDCARD, TemplateMiner
 from agent_cli.detect.scan import Aggregator
-from agent_cli.detect.templates import template, template_v2
 from tests.conftest import Project
 
 FILE_SOURCE = '[[sources]]\nname = "app"\nkind = "file"\npaths = ["logs/*.log"]\n'

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_cli.detect import logcat
 from agent_cli.detect.jsonlog import iso_to_utc, level_word, parse_json_record, zap_frames
-from agent_cli.detect.templates import template
+from agent_cli.detect.masking import template
 from agent_cli.paths import is_vendored
 
 LEVEL_RANK = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}

@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 
 from agent_cli.detect.events import THROW_SITE_FIRST, Event, Frame
+from agent_cli.detect.masking import template, template_v2
 from agent_cli.detect.miner import TemplateMiner
-from agent_cli.detect.templates import template, template_v2
 
 FINGERPRINT_VERSION = 3
 LEGACY_VERSIONS = (1, 2)  # versions whose message issues are matched through legacy_fingerprint

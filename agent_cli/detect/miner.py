@@ -1,6 +1,6 @@
 """Template mining (Drain-style) over masked messages: the variables no mask can know.
 
-Masks (agent_cli.detect.templates.template_v2) turn the shapes we can name into
+Masks (agent_cli.detect.masking.template_v2) turn the shapes we can name into
 `<num>`, `<path>`, `<ip>` ... What stays is text whose variable parts sit at a
 position: `chdir(pwd)` vs `chdir(/p/gb2/x)`, a user name, a queue name. The miner
 groups such messages the way Drain does (He et al., ICWS 2017):

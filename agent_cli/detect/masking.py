@@ -1,4 +1,4 @@
-"""Message templates: a log message with its variable parts masked, so messages that differ only there group together.
+"""Message masking: a log message with its variable parts masked (its template), so messages that differ only there group together.
 
 `template` is the mask set of fingerprint versions 1-2 (still the template of traces, typed errors and
 probes, and the title of an event grouped on its message); `template_v2` is grouping v2's (fingerprint
