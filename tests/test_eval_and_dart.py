@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent_cli.detect.events import parse_block
-from agent_cli.detect.reader import markers_for, scan_buffer
+from agent_cli.detect.record_finder import markers_for, scan_buffer
 
 EVAL_TRACE = (
     "TypeError: Cannot read properties of undefined (reading 'x')\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_cli.config import SourceConfig, load_settings
-from agent_cli.detect import parallel, reader, sources
+from agent_cli.detect import parallel, record_finder, sources
 from agent_cli.detect.events import parse_block
 from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint, legacy_fingerprint
 from agent_cli.detect.masking import template, template_v2
@@ -219,7 +219,7 @@ def test_a_forked_half_is_mined_in_file_order_like_one_process(project: Project)
         size += len(error) + len(info)
     buf = "".join(rows).encode()
     source = SourceConfig(name="app", kind="file", paths=["x"])
-    markers = reader.markers_for("warning")
+    markers = record_finder.markers_for("warning")
     results = []
     for parse in (sources._parse_buffer, sources._events_from_buffer):
         miner = TemplateMiner()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_cli.detect.events import Event, level_at_least, parse_block
-from agent_cli.detect.reader import markers_for, scan_buffer
+from agent_cli.detect.record_finder import markers_for, scan_buffer
 from tests.conftest import Project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logcat"

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from agent_cli.config import SourceConfig
-from agent_cli.detect import parallel, reader, sources
+from agent_cli.detect import parallel, record_finder, sources
 
 TRACE = (
     "2026-11-21T10:00:{s:02d}Z ERROR app.views: failed id={n}\n"
@@ -44,16 +44,16 @@ def log() -> bytes:
 
 def test_native_marker_search_finds_the_same_lines(log: bytes) -> None:
     pytest.importorskip("hyperscan")
-    markers = reader.markers_for("warning")
-    assert reader._hyperscan_database(markers) is not None
+    markers = record_finder.markers_for("warning")
+    assert record_finder._hyperscan_database(markers) is not None
     end = log.rfind(b"\n") + 1
-    assert reader._starts_for(log, end, markers) == reader._starts_by_find(log, end, markers)
+    assert record_finder._starts_for(log, end, markers) == record_finder._starts_by_find(log, end, markers)
 
 
 def test_forked_half_gives_the_same_events_as_one_process(log: bytes) -> None:
     assert parallel.can_fork(len(log)), "this test needs a multi-core machine"
     source = SourceConfig(name="app", kind="file", paths=["x"])
-    markers = reader.markers_for("warning")
+    markers = record_finder.markers_for("warning")
     serial, serial_scan = sources._parse_buffer(log, source, path="x", base_offset=0, base_line=0, final=True, markers=markers)
     split, split_scan = sources._events_from_buffer(log, source, path="x", base_offset=0, base_line=0, final=True, markers=markers)
     key = [(e.line, e.level, e.exception_type, e.message) for e in serial]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agent_cli.detect.events import Event, parse_block, throw_site_first
-from agent_cli.detect.reader import markers_for, scan_buffer
+from agent_cli.detect.record_finder import markers_for, scan_buffer
 from tests.conftest import Project
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"

@@ -21,7 +21,7 @@ from agent_cli.config import SourceConfig
 from agent_cli.detect.events import Event, Frame, level_at_least, parse_block, parse_frames
 from agent_cli.detect.linking import FailureFolder
 from agent_cli.detect.parallel import can_fork, fork_map, safe_split
-from agent_cli.detect.reader import MAX_LINE_BYTES, BufferScan, markers_for, scan_buffer
+from agent_cli.detect.record_finder import MAX_LINE_BYTES, BufferScan, markers_for, scan_buffer
 
 CHUNK_BYTES = 8 * 1024 * 1024  # a chunk's candidate lines and records are held at once: this bounds them
 HEAD_BYTES = 64
