@@ -6,18 +6,14 @@ import pytest
 
 from agent_cli.config import EnvironmentConfig
 from agent_cli.release.assess import (
-    ERROR,
-    FAILED,
-    INCONCLUSIVE,
     LATENCY_FLOOR_MS,
-    SUCCESSFUL,
     Check,
     assess,
-    counters,
     error_rate_check,
     health_check,
     sample_verdict,
 )
+from agent_cli.verdicts import ERROR, FAILED, INCONCLUSIVE, SUCCESSFUL, counters
 
 ENV = EnvironmentConfig(monitor_s=600, max_consecutive_failures=3, max_consecutive_errors=4, min_successful_samples=3)
 S, F, E, U = SUCCESSFUL, FAILED, ERROR, INCONCLUSIVE  # U: undecided (inconclusive)

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_cli.config import EnvironmentConfig
+from agent_cli.verdicts import ERROR, FAILED, INCONCLUSIVE, SUCCESSFUL, counters
 
-SUCCESSFUL, FAILED, INCONCLUSIVE, ERROR = "successful", "failed", "inconclusive", "error"
-VERDICTS = (SUCCESSFUL, FAILED, INCONCLUSIVE, ERROR)
 # A sample is as bad as its worst check.
 _WORST_FIRST = (FAILED, ERROR, INCONCLUSIVE, SUCCESSFUL)
 
@@ -83,20 +82,6 @@ class Assessment:
     rule: str
     reason: str
     numbers: dict[str, Any]
-
-
-def counters(verdicts: Sequence[str]) -> dict[str, int]:
-    """Consecutive failures and errors at the end of `verdicts`, and the successful samples in all."""
-    failures = errors = 0
-    for v in verdicts:
-        if v == SUCCESSFUL:
-            failures = errors = 0
-        elif v == FAILED:
-            failures += 1
-        elif v == ERROR:
-            errors += 1
-    return {"consecutive_failures": failures, "consecutive_errors": errors, "successful": sum(v == SUCCESSFUL for v in verdicts),
-            "samples": len(verdicts)}
 
 
 def assess(verdicts: Sequence[str], env: EnvironmentConfig, *, elapsed_s: float) -> Assessment:

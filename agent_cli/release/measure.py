@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from agent_cli.probe import probe
-from agent_cli.release.assess import FAILED, INCONCLUSIVE, SUCCESSFUL, Check, error_rate_check, health_check
+from agent_cli.release.assess import Check, error_rate_check, health_check
 from agent_cli.state import parse_utc
+from agent_cli.verdicts import FAILED, INCONCLUSIVE, SUCCESSFUL
 
 if TYPE_CHECKING:
     from agent_cli.config import EnvironmentConfig
