@@ -1,16 +1,12 @@
-"""The kill switch and the dashboard: pause, resume, status."""
+"""The kill switch: pause, resume, and the check every step that changes code or environments makes first."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from agent_cli import audit
-from agent_cli.config import Settings
 from agent_cli.errors import PolicyRefused
-from agent_cli.llm import llm_status, spend
-from agent_cli.sandbox import describe as describe_sandbox
-from agent_cli.state import ISSUE_STATUSES, State, utcnow
+from agent_cli.state import State, utcnow
 
 PAUSE_KEY = "paused"
 
@@ -47,62 +43,3 @@ def ensure_not_paused(state: State, step: str) -> None:
     current = pause_state(state)
     if current.get("paused"):
         raise PolicyRefused(f"agent is paused ({current.get('reason')}); `agent {step}` changes nothing until `agent resume`", rule="paused")
-
-
-def status(settings: Settings, state: State, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
-    counts = state.issue_counts_by_status()
-    policy = settings.policy
-    paused = pause_state(state)
-    return {
-        "level": policy.autonomy_level,
-        "paused": bool(paused.get("paused")),
-        "paused_reason": paused.get("reason"),
-        "paused_since": paused.get("since"),
-        "sandbox": describe_sandbox(settings, state),
-        "llm": llm_status(settings, state, now.date()),
-        "last_run": state.last_run(),
-        "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
-        "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),
-        "deployments": _watched_deployments(settings, state),
-        "approvals": state.rows("SELECT id, issue_id, gate, reason, expires_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 10"),
-        "newest_issues": state.rows("SELECT id, severity, status, count, last_seen, title FROM issues ORDER BY id DESC LIMIT 5"),
-        "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
-        "limits": {
-            "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
-            "fixes_last_hour": {"used": state.fixes_committed_last_hour(), "max": policy.max_fixes_per_hour},
-            "llm_cost_today_usd": {"used": round(spend(state, None)[1], 4), "max": settings.llm.max_cost_per_day_usd},
-        },
-        "state": str(state.path),
-        "repo": str(settings.repo_path),
-    }
-
-
-def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any]]:
-    """Deployments being watched or held for a person: their window progress and latest verdict."""
-    now = datetime.now(timezone.utc)
-    out = []
-    from agent_cli.release.assess import counters
-
-    for d in state.rows("SELECT id, env, issue_id, status, sha, live_at, reason "
-                        "FROM deployments WHERE status IN ('deploying', 'monitoring', 'inconclusive', 'rollback_failed') ORDER BY id"):
-        samples = state.rows("SELECT verdict, ts FROM health_samples WHERE deployment_id = ? ORDER BY id", [d["id"]])
-        last = samples[-1:]
-        d.update(counters([s["verdict"] for s in samples]))
-        env = settings.environments.get(d["env"])
-        watched = (now - datetime.fromisoformat(d["live_at"])).total_seconds() if d["live_at"] else 0.0
-        out.append({**d, "watched_s": round(watched), "monitor_s": env.monitor_s if env else None,
-                    "last_verdict": last[0]["verdict"] if last else None, "successful_samples": d["successful"], "last_sample_at": last[0]["ts"] if last else None})
-    return out
-
-
-def last_good_cycle(state: State, *, max_age_min: float) -> dict[str, Any]:
-    """Is the last `agent run` that ended with exit 0 younger than `max_age_min` minutes?"""
-    rows = state.rows("SELECT finished_at FROM runs WHERE command = 'run' AND exit_code = 0 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1")
-    if not rows:
-        return {"ok": False, "last_good": None, "reason": "no `agent run` has finished well yet"}
-    age = (datetime.now(timezone.utc) - datetime.fromisoformat(rows[0]["finished_at"])).total_seconds() / 60
-    ok = age <= max_age_min
-    return {"ok": ok, "last_good": rows[0]["finished_at"], "age_min": round(age, 1),
-            "reason": f"last good `agent run` {age:.0f} min ago" + ("" if ok else f", older than {max_age_min:g} min")}

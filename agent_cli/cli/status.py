@@ -18,7 +18,7 @@ def status_command(
 
     Example (a dead-man's switch for the cron job): agent status --check --max-age 15
     """
-    from agent_cli.controls import last_good_cycle, status
+    from agent_cli.dashboard import last_good_cycle, status
 
     appctx = app_context(ctx)
     with appctx.state() as state:
