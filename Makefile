@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Tests run on every core (pytest-xdist; ports and directories are per test) and print the slowest 15,
+# so the suite's cost stays visible.
 test: $(STAMP)
 	$(BIN)/ruff check agent_cli tests benchmarks
+	@echo "mypy agent_cli (type check; cached in .mypy_cache)"
 	$(BIN)/mypy agent_cli
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --durations=15
 
 demo: $(STAMP)
 	$(BIN)/agent demo
