@@ -7,7 +7,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli.report.metrics import Window, _in, metrics, percentile, windows
+from agent_cli.report.metrics import Window, metrics, percentile, windows
+from agent_cli.store import metrics as store_metrics
 
 if TYPE_CHECKING:
     from agent_cli.config import Settings
@@ -24,34 +25,25 @@ def _mean(values: list[float]) -> float | None:
 def _verification(state: "State", dep: dict[str, Any]) -> dict[str, Any]:
     """Before (the baseline taken before the deploy) and after (the window's samples) for one deployment."""
     baseline = json.loads(dep["baseline"] or "{}")
-    samples = state.rows("SELECT verdict, error_rate, latency_ms FROM health_samples WHERE deployment_id = ? ORDER BY id", [dep["id"]])
+    samples = store_metrics.samples(state, dep["id"])
     verdicts: dict[str, int] = {}
     for s in samples:
-        verdicts[s["verdict"] or "unknown"] = verdicts.get(s["verdict"] or "unknown", 0) + 1
+        verdicts[s.verdict or "unknown"] = verdicts.get(s.verdict or "unknown", 0) + 1
     return {
         "deployment": dep["id"], "env": dep["env"], "status": dep["status"], "live_at": dep["live_at"], "decided_at": dep["decided_at"],
         "reason": dep["reason"],
         "error_rate_before": baseline.get("error_rate"),
-        "error_rate_after": _mean([float(s["error_rate"]) for s in samples if s["error_rate"] is not None]),
-        "latency_ms_after": _mean([float(s["latency_ms"]) for s in samples if s["latency_ms"] is not None]),
+        "error_rate_after": _mean([float(s.error_rate) for s in samples if s.error_rate is not None]),
+        "latency_ms_after": _mean([float(s.latency_ms) for s in samples if s.latency_ms is not None]),
         "samples": len(samples), "verdicts": verdicts,
     }
 
 
 def fixes_shipped(state: "State", window: Window) -> list[dict[str, Any]]:
     """Each fix that went live in production in the window, with its issue, impact and verification on every environment."""
-    live = state.rows(
-        f"SELECT * FROM deployments WHERE kind = 'deploy' AND env = 'production' AND fix_id IS NOT NULL AND {_in('live_at')} ORDER BY live_at",
-        window.params(),
-    )
     shipped = []
-    for dep in live:
-        fix = state.rows("SELECT * FROM fixes WHERE id = ?", [dep["fix_id"]])
-        issue = state.rows("SELECT * FROM issues WHERE id = ?", [dep["issue_id"]]) if dep["issue_id"] else []
-        f = fix[0] if fix else {}
-        i = issue[0] if issue else {}
-        # Staging first, then this production deployment: every release of the same fix commit.
-        releases = state.rows("SELECT * FROM deployments WHERE kind = 'deploy' AND fix_id = ? AND id <= ? ORDER BY id", [dep["fix_id"], dep["id"]])
+    for found in store_metrics.fixes_shipped(state, window.start, window.end):
+        dep, f, i = found.deployment, found.fix, found.issue
         shipped.append({
             "issue": {"id": i.get("id"), "title": i.get("title"), "severity": i.get("severity"), "exception_type": i.get("exception_type"),
                       "status": i.get("status"), "first_seen": i.get("first_seen"), "resolved_at": i.get("resolved_at")},
@@ -60,15 +52,13 @@ def fixes_shipped(state: "State", window: Window) -> list[dict[str, Any]]:
             "fix": {"id": f.get("id"), "summary": f.get("summary"), "strategy": f.get("strategy"), "evidence": f.get("evidence"),
                     "confidence": f.get("confidence"), "files": json.loads(f.get("files") or "[]"), "commit": f.get("sha"), "branch": f.get("branch")},
             "deployed_sha": dep["sha"],
-            "verification": [_verification(state, r) for r in releases],
+            "verification": [_verification(state, r) for r in found.releases],
         })
     return shipped
 
 
 def incidents(state: "State", window: Window) -> list[dict[str, Any]]:
-    rows = state.rows(f"SELECT id, created_at, env, issue_id, deployment_id, path, body FROM incidents WHERE {_in('created_at')} ORDER BY created_at",
-                      window.params())
-    return rows
+    return store_metrics.incidents(state, window.start, window.end)
 
 
 def _buckets(state: "State", window: Window) -> tuple[list[datetime], timedelta]:
@@ -76,9 +66,8 @@ def _buckets(state: "State", window: Window) -> tuple[list[datetime], timedelta]
     end = window.end
     start = window.start
     if start is None:
-        first = state.db.execute("SELECT MIN(t) FROM (SELECT MIN(julianday(first_seen)) AS t FROM issues "
-                                 "UNION ALL SELECT MIN(julianday(started_at)) FROM deployments)").fetchone()[0]
-        start = end - timedelta(days=7) if first is None else datetime.fromtimestamp((float(first) - 2440587.5) * 86400, end.tzinfo)
+        first = store_metrics.first_activity(state)
+        start = end - timedelta(days=7) if first is None else datetime.fromtimestamp(first.timestamp(), end.tzinfo)
     span = end - start
     for size in (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30), timedelta(days=91), timedelta(days=365)):
         if span <= size * MAX_BUCKETS:
@@ -113,22 +102,21 @@ def series(state: "State", window: Window) -> dict[str, Any]:
         k = int((moment - origin) // size)
         return k if 0 <= k < len(starts) else None
 
-    for sev, first_seen in state.db.execute("SELECT severity, first_seen FROM issues"):
-        k = index(first_seen)
-        if k is not None and sev in by_severity:
-            by_severity[sev][k] += 1
-    for resolved_at, seconds in state.db.execute(
-            "SELECT resolved_at, (julianday(resolved_at) - julianday(first_seen)) * 86400 FROM issues WHERE resolved_at IS NOT NULL"):
-        k = index(resolved_at)
-        if k is not None and seconds is not None:
-            mttr[k].append(float(seconds))
-    for kind, status, started_at, decided_at in state.db.execute("SELECT kind, status, started_at, decided_at FROM deployments"):
-        if kind == "rollback":
-            k = index(started_at)
+    for issue in store_metrics.detections(state):
+        k = index(issue.first_seen)
+        if k is not None and issue.severity in by_severity:
+            by_severity[issue.severity][k] += 1
+    for fixed in store_metrics.resolutions(state):
+        k = index(fixed.resolved_at)
+        if k is not None and fixed.seconds is not None:
+            mttr[k].append(float(fixed.seconds))
+    for dep in store_metrics.deployment_times(state):
+        if dep.kind == "rollback":
+            k = index(dep.started_at)
             key = "rollbacks"
         else:
-            k = index(decided_at)
-            key = "healthy" if status == "healthy" else "rolled_back" if status in ("rolled_back", "rollback_failed") else "other"
+            k = index(dep.decided_at)
+            key = "healthy" if dep.status == "healthy" else "rolled_back" if dep.status in ("rolled_back", "rollback_failed") else "other"
         if k is not None:
             deploys[key][k] += 1
     return {
