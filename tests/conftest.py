@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from agent_cli import clock
 from agent_cli.cli import app as cli_app
+from agent_cli.clock import FakeClock
 
 AGENT_BIN = Path(sys.executable).with_name("agent")
 GIT_ENV = {
@@ -33,6 +36,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir(exist_ok=True)
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    """This process runs on a clock that moves only when the test says (or something sleeps): windows pass instantly."""
+    fake = FakeClock()
+    previous = clock.use(fake)
+    try:
+        yield fake
+    finally:
+        clock.use(previous)
 
 
 def git(cwd: Path, *args: str) -> str:

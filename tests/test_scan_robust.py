@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_cli.clock import FakeClock
 from tests.conftest import Project
 
 SOURCES = (
@@ -135,10 +136,12 @@ def age(path: Path, seconds: float = 60) -> None:
     os.utime(path, (st.st_atime - seconds, st.st_mtime - seconds))
 
 
-def test_final_line_without_newline_is_read_once_settled_and_never_twice(project: Project, dirs: tuple[Path, Path]) -> None:
+def test_final_line_without_newline_is_read_once_settled_and_never_twice(project: Project, dirs: tuple[Path, Path],
+                                                                       fake_clock: FakeClock) -> None:
     logs, _ = dirs
     log = logs / "a.log"
     log.write_text(err(1) + err(2, "ValueError").rstrip("\n"))
+    fake_clock.advance(log.stat().st_mtime - fake_clock.now().timestamp())  # the scan sees it just written, however busy the machine
     first = scan(project)  # just written: the last line may still be growing
     assert first["events"] == 1 and first["sources"]["app"]["lines"] == 1
     age(log)
@@ -267,10 +270,11 @@ def test_settle_s_comes_from_the_scan_section_with_a_default_of_two_seconds(proj
     assert settle_seconds(load_settings(project.config)) == 0.5
 
 
-def test_a_file_changed_within_settle_s_keeps_its_last_line_back(project: Project, dirs: tuple[Path, Path]) -> None:
+def test_a_file_changed_within_settle_s_keeps_its_last_line_back(project: Project, dirs: tuple[Path, Path], fake_clock: FakeClock) -> None:
     logs, _ = dirs
     log = logs / "a.log"
     log.write_text(err(1).rstrip("\n"))
+    fake_clock.advance(log.stat().st_mtime - fake_clock.now().timestamp())  # now is the write: 1 s old means 1 s, on any machine
     assert scan(project)["events"] == 0
     age(log, 1)  # changed 1 s ago: below the default 2 s
     assert scan(project)["events"] == 0

@@ -12,11 +12,11 @@ import os
 import shlex
 import stat
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_cli import clock
 from agent_cli.config import SourceConfig
 from agent_cli.detect.events import Event, Frame, level_at_least, parse_block, parse_frames
 from agent_cli.detect.linking import FailureFolder
@@ -199,7 +199,7 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
                 continue
             if at_eof:
                 break
-        if carry and not skipping and (settle_s is None or time.time() - st.st_mtime >= settle_s):
+        if carry and not skipping and (settle_s is None or clock.current().now().timestamp() - st.st_mtime >= settle_s):
             found, scanned = _events_from_buffer(carry + b"\n", source, path=str(file), base_offset=carry_offset, base_line=line_no,
                                                  final=True, markers=markers, into=getattr(events, "spawn", list)())
             if scanned.consumed == len(carry) + 1:
