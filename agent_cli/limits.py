@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from agent_cli.gitrepo import GitError, GitRepo
+from agent_cli.store import metrics as store_metrics
 
 if TYPE_CHECKING:
     from agent_cli.config import Settings
@@ -36,8 +37,7 @@ def _remote_refs(git: GitRepo, settings: "Settings") -> list[str]:
 
 def local_deploys_last_day(state: "State") -> int | None:
     try:
-        return state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND status != 'failed' AND started_at >= ?",
-                           [_since(24).isoformat()])
+        return store_metrics.deploys_started_since(state, _since(24).isoformat(), including_failed=False)
     except Exception:  # noqa: BLE001 - an unreadable state must not lift the limit
         return None
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli.probe import probe
 from agent_cli.release.assess import Check, error_rate_check, health_check
 from agent_cli.state import parse_utc
+from agent_cli.store import metrics as store_metrics
 from agent_cli.verdicts import FAILED, INCONCLUSIVE, SUCCESSFUL
 
 if TYPE_CHECKING:
@@ -35,12 +36,8 @@ def scan_environment(run: "Run", env_name: str) -> list[str]:
 
 
 def totals(state: "State", sources: list[str], since_minute: str = "") -> dict[str, int]:
-    if not sources:
-        return {"lines": 0, "events": 0}
-    marks = ", ".join("?" for _ in sources)
-    row = state.db.execute(f"SELECT COALESCE(SUM(lines), 0), COALESCE(SUM(events), 0) FROM source_metrics WHERE source IN ({marks}) "
-                           "AND minute >= ?", [*sources, since_minute]).fetchone()
-    return {"lines": int(row[0]), "events": int(row[1])}
+    lines, events = store_metrics.source_totals(state, sources, since_minute)
+    return {"lines": lines, "events": events}
 
 
 def _minute(ts: datetime) -> str:
@@ -81,17 +78,14 @@ def health_checks(env: "EnvironmentConfig", base: dict[str, Any]) -> list[Check]
 
 
 def issue_events_since(state: "State", issue_id: int, sources: list[str], since: datetime) -> int:
-    if not sources:
-        return 0
-    marks = ", ".join("?" for _ in sources)
-    rows = state.db.execute(f"SELECT ts FROM events WHERE issue_id = ? AND source IN ({marks})", [issue_id, *sources]).fetchall()
-    return sum(1 for (ts,) in rows if (when := parse_utc(ts)) is not None and when >= since)
+    times = store_metrics.issue_event_times(state, issue_id, sources)
+    return sum(1 for ts in times if (when := parse_utc(ts)) is not None and when >= since)
 
 
 def new_culprit_issues(state: "State", since: datetime, changed: dict[str, list[list[int]]], exclude: int | None) -> list[dict[str, Any]]:
     """Issues first seen after `since` whose culprit line is one the deployed change touched."""
     found = []
-    for row in state.rows("SELECT id, title, culprit, first_seen FROM issues WHERE culprit IS NOT NULL AND id IS NOT ?", [exclude]):
+    for row in store_metrics.issues_with_culprit(state, exclude):
         first = parse_utc(row["first_seen"])
         path, _, line = str(row["culprit"]).rpartition(":")
         if first is None or first < since or not line.isdigit() or path not in changed:
