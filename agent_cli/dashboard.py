@@ -14,6 +14,8 @@ from agent_cli.controls import pause_state
 from agent_cli.llm import llm_status, spend
 from agent_cli.sandbox import describe as describe_sandbox
 from agent_cli.state import ISSUE_STATUSES, State
+from agent_cli.store import dashboard as store_dashboard
+from agent_cli.store import metrics as store_metrics
 from agent_cli.verdicts import counters
 
 
@@ -32,13 +34,13 @@ def status(settings: Settings, state: State, now: datetime | None = None) -> dic
         "llm": llm_status(settings, state, now.date()),
         "last_run": state.last_run(),
         "issues": {s: counts.get(s, 0) for s in ISSUE_STATUSES},
-        "active_deployments": state.count("SELECT COUNT(*) FROM deployments WHERE status IN ('deploying', 'monitoring')"),
+        "active_deployments": store_dashboard.active_deployments(state),
         "deployments": _watched_deployments(settings, state),
-        "approvals": state.rows("SELECT id, issue_id, gate, reason, expires_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 10"),
-        "newest_issues": state.rows("SELECT id, severity, status, count, last_seen, title FROM issues ORDER BY id DESC LIMIT 5"),
-        "pending_approvals": state.count("SELECT COUNT(*) FROM approvals WHERE status = 'pending'"),
+        "approvals": store_dashboard.pending_approvals(state),
+        "newest_issues": store_dashboard.newest_issues(state),
+        "pending_approvals": store_dashboard.pending_approval_count(state),
         "limits": {
-            "deploys_today": {"used": state.count("SELECT COUNT(*) FROM deployments WHERE kind = 'deploy' AND started_at >= ?", [day_start]), "max": policy.max_deploys_per_day},
+            "deploys_today": {"used": store_metrics.deploys_started_since(state, day_start, including_failed=True), "max": policy.max_deploys_per_day},
             "fixes_last_hour": {"used": state.fixes_committed_last_hour(), "max": policy.max_fixes_per_hour},
             "llm_cost_today_usd": {"used": round(spend(state, None)[1], 4), "max": settings.llm.max_cost_per_day_usd},
         },
@@ -51,24 +53,23 @@ def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any
     """Deployments being watched or held for a person: their window progress and latest verdict."""
     now = datetime.now(timezone.utc)
     out = []
-    for d in state.rows("SELECT id, env, issue_id, status, sha, live_at, reason "
-                        "FROM deployments WHERE status IN ('deploying', 'monitoring', 'inconclusive', 'rollback_failed') ORDER BY id"):
-        samples = state.rows("SELECT verdict, ts FROM health_samples WHERE deployment_id = ? ORDER BY id", [d["id"]])
+    for d in store_dashboard.watched_deployments(state):
+        samples = store_metrics.samples(state, d["id"])
         last = samples[-1:]
-        d.update(counters([s["verdict"] for s in samples]))
+        d.update(counters([s.verdict or "" for s in samples]))  # a sample without a verdict counts as none
         env = settings.environments.get(d["env"])
         watched = (now - datetime.fromisoformat(d["live_at"])).total_seconds() if d["live_at"] else 0.0
         out.append({**d, "watched_s": round(watched), "monitor_s": env.monitor_s if env else None,
-                    "last_verdict": last[0]["verdict"] if last else None, "successful_samples": d["successful"], "last_sample_at": last[0]["ts"] if last else None})
+                    "last_verdict": last[0].verdict if last else None, "successful_samples": d["successful"], "last_sample_at": last[0].ts if last else None})
     return out
 
 
 def last_good_cycle(state: State, *, max_age_min: float) -> dict[str, Any]:
     """Is the last `agent run` that ended with exit 0 younger than `max_age_min` minutes?"""
-    rows = state.rows("SELECT finished_at FROM runs WHERE command = 'run' AND exit_code = 0 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1")
-    if not rows:
+    finished_at = store_dashboard.last_good_run(state)
+    if finished_at is None:
         return {"ok": False, "last_good": None, "reason": "no `agent run` has finished well yet"}
-    age = (datetime.now(timezone.utc) - datetime.fromisoformat(rows[0]["finished_at"])).total_seconds() / 60
+    age = (datetime.now(timezone.utc) - datetime.fromisoformat(finished_at)).total_seconds() / 60
     ok = age <= max_age_min
-    return {"ok": ok, "last_good": rows[0]["finished_at"], "age_min": round(age, 1),
+    return {"ok": ok, "last_good": finished_at, "age_min": round(age, 1),
             "reason": f"last good `agent run` {age:.0f} min ago" + ("" if ok else f", older than {max_age_min:g} min")}
