@@ -10,14 +10,16 @@ from agent_cli import audit
 from agent_cli.config import SEVERITIES
 from agent_cli.errors import ConfigError
 from agent_cli.state import ISSUE_STATUSES, State
+from agent_cli.store import issues as store_issues
 
 _JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files",
                  "validation", "details", "context", "approval_reasons", "evidence_detail"}
 
 
-def _rows(state: State, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def _decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their JSON columns (lists and objects) decoded."""
     out = []
-    for row in state.rows(sql, params):
+    for row in rows:
         for key in _JSON_COLUMNS & row.keys():
             if isinstance(row[key], str) and row[key][:1] in "[{":
                 row[key] = json.loads(row[key])
@@ -30,18 +32,7 @@ def list_issues(state: State, *, status: str | None = None, severity: str | None
         raise ConfigError(f"--status must be one of {', '.join(ISSUE_STATUSES)}")
     if severity and severity.upper() not in SEVERITIES:
         raise ConfigError(f"--severity must be one of {', '.join(SEVERITIES)}")
-    where, params = [], []
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if severity:
-        where.append("severity = ?")
-        params.append(severity.upper())
-    sql = (
-        "SELECT id, severity, status, count, affected_users, first_seen, last_seen, title, fingerprint, source, auto_fixable "
-        "FROM issues" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY severity, last_seen DESC"
-    )
-    rows = _rows(state, sql, params)
+    rows = _decoded(store_issues.summaries(state, status=status or None, severity=severity.upper() if severity else None))
     links = related_of(state, [r["id"] for r in rows])
     for row in rows:
         row["related"] = links.get(row["id"], [])  # [{id, kind}]: probe_window | same_throw_site (detect.related)
@@ -51,47 +42,35 @@ def list_issues(state: State, *, status: str | None = None, severity: str | None
 def related_of(state: State, issue_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """issue id -> its related issues [{id, kind}] (issue_links, filled by detect.related at scan)."""
     out: dict[int, list[dict[str, Any]]] = {}
-    for issue_id, related_id, kind in state.db.execute(
-        "SELECT issue_id, related_id, kind FROM issue_links WHERE issue_id IN (SELECT value FROM json_each(?)) ORDER BY issue_id, kind, related_id",
-        [json.dumps(issue_ids)],
-    ).fetchall():
+    for issue_id, related_id, kind in store_issues.links_of(state, issue_ids):
         out.setdefault(issue_id, []).append({"id": related_id, "kind": kind})
     return out
 
 
 def related_detail(state: State, issue_id: int) -> list[dict[str, Any]]:
     """One issue's related issues for `agent show`: kind, when linked, and the other issue's severity, status, title."""
-    return state.rows(
-        "SELECT l.related_id AS id, l.kind, l.created_at, i.severity, i.status, i.title, i.throw_site FROM issue_links l "
-        "JOIN issues i ON i.id = l.related_id WHERE l.issue_id = ? ORDER BY l.kind, l.related_id",
-        [issue_id],
-    )
+    return store_issues.related(state, issue_id)
 
 
 def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
     """The issue's current committed fix, if any (a replaced one is `superseded`)."""
-    rows = state.rows("SELECT id, branch, sha, base_sha, files FROM fixes WHERE issue_id = ? AND status = 'committed' ORDER BY id DESC LIMIT 1",
-                      [issue_id])
-    return rows[0] if rows else None
+    return store_issues.committed_fix(state, issue_id)
 
 
 def show_issue(state: State, issue_id: int) -> dict[str, Any]:
-    found = _rows(state, "SELECT * FROM issues WHERE id = ?", [issue_id])
-    if not found:
+    found = store_issues.row(state, issue_id)
+    if found is None:
         raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
-    issue = found[0]
+    issue = _decoded([found])[0]
     issue["auto_fixable"] = bool(issue["auto_fixable"])
-    issue["events"] = _rows(state, "SELECT * FROM events WHERE issue_id = ? ORDER BY id DESC", [issue_id])
-    issue["diagnoses"] = _rows(state, "SELECT * FROM diagnoses WHERE issue_id = ? ORDER BY id", [issue_id])
-    issue["fixes"] = _rows(state, "SELECT * FROM fixes WHERE issue_id = ? ORDER BY id", [issue_id])
-    issue["deployments"] = _rows(state, "SELECT * FROM deployments WHERE issue_id = ? ORDER BY id", [issue_id])
+    issue["events"] = _decoded(store_issues.events(state, issue_id))
+    issue["diagnoses"] = _decoded(store_issues.diagnoses_of(state, issue_id))
+    issue["fixes"] = _decoded(store_issues.fixes_of(state, issue_id))
+    issue["deployments"] = _decoded(store_issues.deployments_of(state, issue_id))
     for dep in issue["deployments"]:
         dep["baseline"] = json.loads(dep["baseline"]) if isinstance(dep.get("baseline"), str) else dep.get("baseline")
-        dep["samples"] = [{**r, "checks": json.loads(r["checks"] or "[]")}
-                          for r in state.rows("SELECT ts, verdict, checks FROM health_samples WHERE deployment_id = ? ORDER BY id", [dep["id"]])]
-    cost = state.rows("SELECT COUNT(*) AS calls, COALESCE(SUM(cost_usd), 0) AS usd, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens "
-                      "FROM llm_calls WHERE issue_id = ?", [issue_id])[0]
-    issue["llm"] = cost
+        dep["samples"] = [{**r, "checks": json.loads(r["checks"] or "[]")} for r in store_issues.deployment_samples(state, dep["id"])]
+    issue["llm"] = store_issues.llm_spend(state, issue_id)
     issue["related"] = related_detail(state, issue_id)
     issue["audit"] = [{**r, "details": json.loads(r["details"])} for r in audit.timeline(state, issue_id)]
     return issue
@@ -133,10 +112,9 @@ def set_issue_status(state: State, issue_id: int, action: str, reason: str, *, r
     reason = (reason or "").strip()
     if not reason:
         raise ConfigError(f"`agent issues {action}` needs --reason TEXT (it is audited)")
-    row = state.db.execute("SELECT status FROM issues WHERE id = ?", [issue_id]).fetchone()
-    if row is None:
+    current = store_issues.status(state, issue_id)
+    if current is None:
         raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
-    current = row[0]
     by = operator_name()
     details = {"by": by, "action": action}
     result = {"id": issue_id, "action": action, "old_status": current, "reason": reason, "by": by}

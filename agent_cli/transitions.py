@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import audit
 from agent_cli.errors import PolicyRefused
 from agent_cli.state import utcnow
+from agent_cli.store import issues as store_issues
 
 if TYPE_CHECKING:
     from agent_cli.state import State
@@ -43,18 +44,17 @@ def move(state: "State", issue_id: int, target: str, *, step: str, reason: str, 
     `expect`: the status the caller read; if the issue moved since, the move is refused rather than clobbered.
     """
     refused = ""
-    with state.transaction() as db:
-        row = db.execute("SELECT status FROM issues WHERE id = ?", [issue_id]).fetchone()
-        if row is None:
+    with state.transaction():
+        current = store_issues.status(state, issue_id)
+        if current is None:
             raise PolicyRefused(f"no issue {issue_id}", rule="issue.exists")
-        current = row[0]
         if (expect is not None and current != expect) or not can_move(current, target):
             refused = f"issue {issue_id} is {current}; it cannot move to {target}"
             # Committed with the transaction, so the refusal stays on record when the caller's step fails.
             audit.record(state, step=step, decision="transition-refused", issue_id=issue_id, run_id=run_id,
                          reason=f"{refused} ({reason})", details={"from": current, "to": target, **(details or {})})
         else:
-            db.execute("UPDATE issues SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?", [target, reason[:1000], utcnow(), issue_id])
+            store_issues.set_status(state, issue_id, target, reason[:1000], utcnow())
             audit.record(state, step=step, decision=f"status:{target}", issue_id=issue_id, run_id=run_id, reason=reason[:1000],
                          details={"from": current, "to": target, **(details or {})})
     if refused:
