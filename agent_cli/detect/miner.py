@@ -26,7 +26,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+from agent_cli.store import miner as store_miner
+
+if TYPE_CHECKING:
+    from agent_cli.state import State
 
 WILDCARD = "<*>"
 LEADING_TOKENS = 1  # tree depth 3: root, token count, the leading token
@@ -160,29 +165,23 @@ class TemplateMiner:
 
     # SQLite state -------------------------------------------------------
     @classmethod
-    def load(cls, db: Any) -> TemplateMiner:
+    def load(cls, state: State) -> TemplateMiner:
         """The miner as stored in the state file (`template_clusters`), oldest cluster first."""
         miner = cls()
-        for row_id, key, template, count in db.execute("SELECT id, key, template, count FROM template_clusters ORDER BY id"):
-            miner._add_loaded(Cluster(key, template.split(" "), row_id, count, dirty=False))
+        for row in store_miner.clusters(state):
+            miner._add_loaded(Cluster(row.key, row.template.split(" "), row.id, row.count, dirty=False))
         return miner
 
-    def save(self, db: Any, stamp: str) -> int:
+    def save(self, state: State, stamp: str) -> int:
         """Write new and changed clusters; returns how many rows were written."""
         written = 0
         for cluster in self.clusters.values():
             if not cluster.dirty:
                 continue
             if cluster.id is None:
-                cur = db.execute(
-                    "INSERT INTO template_clusters(key, tokens, template, count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET template = excluded.template, count = excluded.count, updated_at = excluded.updated_at",
-                    [cluster.key, len(cluster.tokens), cluster.template, cluster.count, stamp, stamp],
-                )
-                cluster.id = int(cur.lastrowid or 0) or None
+                cluster.id = store_miner.add_cluster(state, cluster.key, len(cluster.tokens), cluster.template, cluster.count, stamp)
             else:
-                db.execute("UPDATE template_clusters SET template = ?, count = ?, updated_at = ? WHERE id = ?",
-                           [cluster.template, cluster.count, stamp, cluster.id])
+                store_miner.update_cluster(state, cluster.id, cluster.template, cluster.count, stamp)
             cluster.dirty = False
             written += 1
         return written

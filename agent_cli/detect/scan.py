@@ -31,6 +31,8 @@ from agent_cli.errors import ConfigError
 from agent_cli.paths import matching_glob, to_repo_path
 from agent_cli.runner import Run
 from agent_cli.state import State, utcnow
+from agent_cli.store import issues as store_issues
+from agent_cli.store import scan as store_scan
 
 SAMPLES_PER_ISSUE = 20
 PATHS_PER_ISSUE = 20
@@ -50,10 +52,7 @@ def select_sources(settings: Settings, names: list[str] | None) -> list[SourceCo
 
 
 def _load_cursors(state: State, source: str) -> dict[str, Cursor]:
-    rows = state.db.execute(
-        "SELECT path, device, inode, offset, line_no, head_hash, skipping FROM scan_cursors WHERE source = ?", [source]
-    ).fetchall()
-    return {r[0]: Cursor(r[0], r[1], r[2], r[3], r[4], r[5] or "", bool(r[6])) for r in rows}
+    return {r.path: Cursor(r.path, r.device, r.inode, r.offset, r.line_no, r.head_hash or "", r.skipping) for r in store_scan.cursors(state, source)}
 
 
 def settle_seconds(settings: Settings) -> float:
@@ -131,7 +130,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
     result = ScanResult()
     reads: list[tuple[SourceRead, Aggregator]] = []
     repo = settings.repo_path
-    miner = TemplateMiner.load(state.db)
+    miner = TemplateMiner.load(state)
     legacy = _legacy_fingerprints(state)
     for source in select_sources(settings, source_names):
         cursors = _load_cursors(state, source.name) if source.kind in ("file", "junit") else {}
@@ -160,7 +159,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
             if group.cluster in miner.clusters:  # the template as mined by the end of the read: titles show its <*>
                 for event in group:
                     event.template = miner.clusters[group.cluster].template
-        miner.save(state.db, utcnow())
+        miner.save(state, utcnow())
         for fp, group in by_fp.items():
             _upsert_guarded(run, fp, group, now, result)
         related.link_issues(run, result)  # once the issues are in: probe windows and throw sites link, errors while a probe fails raise
@@ -467,11 +466,7 @@ class Aggregator:
 
 def _legacy_fingerprints(state: State) -> frozenset[str]:
     """Fingerprints of the message issues versions 1-2 made: their events are found again by legacy_fingerprint."""
-    marks = ", ".join("?" * len(LEGACY_VERSIONS))
-    rows = state.db.execute(
-        f"SELECT fingerprint FROM issues WHERE exception_type IS NULL AND fingerprint_version IN ({marks})", list(LEGACY_VERSIONS)
-    ).fetchall()
-    return frozenset(r[0] for r in rows)
+    return frozenset(store_issues.message_fingerprints(state, LEGACY_VERSIONS))
 
 
 def _route_to_older_issues(run: Run, groups: list[Group], miner: TemplateMiner) -> None:
@@ -482,22 +477,19 @@ def _route_to_older_issues(run: Run, groups: list[Group], miner: TemplateMiner) 
     recorded and audited, so the group's other events (variants the old masks split off) land there too, now and in
     later scans, instead of opening an issue beside it. A v3 fingerprint that has an issue of its own keeps it.
     """
-    db = run.state.db
-    links = dict(db.execute(
-        "SELECT l.fingerprint, i.fingerprint FROM fingerprint_links l JOIN issues i ON i.id = l.issue_id"
-    ).fetchall())
+    state = run.state
+    links = store_issues.fingerprint_links(state)
     own: dict[str, bool] = {}
 
     def has_issue(fp: str) -> bool:
         if fp not in own:
-            own[fp] = db.execute("SELECT 1 FROM issues WHERE fingerprint = ?", [fp]).fetchone() is not None
+            own[fp] = store_issues.has_fingerprint(state, fp)
         return own[fp]
 
     for group in groups:
         if group.route and group.cluster is not None and group.v3 not in links and not has_issue(group.v3):
-            issue_id = db.execute("SELECT id FROM issues WHERE fingerprint = ?", [group.route]).fetchone()[0]
-            db.execute("INSERT INTO fingerprint_links(fingerprint, issue_id, version, old_fingerprint, created_at) VALUES (?, ?, ?, ?, ?)",
-                       [group.v3, issue_id, FINGERPRINT_VERSION, group.route, utcnow()])
+            issue_id = store_issues.id_of_fingerprint(state, group.route)
+            store_issues.add_fingerprint_link(state, group.v3, issue_id, FINGERPRINT_VERSION, group.route, utcnow())
             links[group.v3] = group.route
             template = miner.clusters[group.cluster].template if group.cluster in miner.clusters else ""
             run.audit(step="scan", decision="linked", issue_id=issue_id,
@@ -510,14 +502,11 @@ def _route_to_older_issues(run: Run, groups: list[Group], miner: TemplateMiner) 
 
 def _upsert_guarded(run: Run, fp: str, group: Group, now: datetime, result: ScanResult) -> None:
     """One issue's update in a savepoint: if it fails, the rest of the scan still commits and the failure is reported."""
-    db = run.state.db
     before = (len(result.new_issues), len(result.updated_issues), len(result.regressions), len(result.ignored))
-    db.execute("SAVEPOINT scan_issue")
     try:
-        _upsert_issue(run, fp, group, now, result)
+        with store_scan.savepoint(run.state, "scan_issue"):
+            _upsert_issue(run, fp, group, now, result)
     except Exception as exc:
-        db.execute("ROLLBACK TO SAVEPOINT scan_issue")
-        db.execute("RELEASE SAVEPOINT scan_issue")
         del result.new_issues[before[0]:], result.updated_issues[before[1]:], result.regressions[before[2]:], result.ignored[before[3]:]
         result.events -= group.count
         for name, n in group.by_source.items():
@@ -527,88 +516,67 @@ def _upsert_guarded(run: Run, fp: str, group: Group, now: datetime, result: Scan
             reason = _unstorable(event, exc)
             if event.source in result.sources:
                 result.sources[event.source]["errors"].append(reason)
-            db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [utcnow(), event.source, reason[:1000]])
-        return
-    db.execute("RELEASE SAVEPOINT scan_issue")
+            store_scan.add_source_error(run.state, utcnow(), event.source, reason[:1000])
 
 
 def _store_source(state: State, read: SourceRead, now: datetime, events: int | None = None) -> None:
-    db = state.db
     stamp = utcnow()
     kept = {c.path for c in read.cursors}
     for path in read.forget:
         if path not in kept:
-            db.execute("DELETE FROM scan_cursors WHERE source = ? AND path = ?", [read.name, path])
+            store_scan.forget_cursor(state, read.name, path)
     for c in read.cursors:
-        db.execute(
-            "INSERT INTO scan_cursors(source, path, device, inode, offset, line_no, head_hash, skipping, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, path) DO UPDATE SET device = excluded.device, "
-            "inode = excluded.inode, offset = excluded.offset, line_no = excluded.line_no, head_hash = excluded.head_hash, "
-            "skipping = excluded.skipping, updated_at = excluded.updated_at",
-            [read.name, c.path, c.device, c.inode, c.offset, c.line_no, c.head_hash, int(c.skipping), stamp],
-        )
+        store_scan.save_cursor(state, read.name, c.path, device=c.device, inode=c.inode, offset=c.offset, line_no=c.line_no,
+                               head_hash=c.head_hash, skipping=c.skipping, updated_at=stamp)
     # Lines and events are bucketed by the minute of the scan that read them.
     minute = now.strftime("%Y-%m-%dT%H:%M")
-    db.execute(
-        "INSERT INTO source_metrics(source, minute, lines, events) VALUES (?, ?, ?, ?) ON CONFLICT(source, minute) "
-        "DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events",
-        [read.name, minute, read.lines, len(read.events) if events is None else events],
-    )
+    store_scan.add_source_minute(state, read.name, minute, read.lines, len(read.events) if events is None else events)
     for reason in read.errors[:100]:
-        db.execute("INSERT INTO source_errors(ts, source, reason) VALUES (?, ?, ?)", [stamp, read.name, reason[:1000]])
+        store_scan.add_source_error(state, stamp, read.name, reason[:1000])
     if read.errors:
-        db.execute("DELETE FROM source_errors WHERE id <= (SELECT MAX(id) FROM source_errors) - ?", [SOURCE_ERRORS_KEPT])
+        store_scan.trim_source_errors(state, SOURCE_ERRORS_KEPT)
 
 
 def _upsert_issue(run: Run, fp: str, group: Group, now: datetime, result: ScanResult) -> None:
-    db, settings = run.state.db, run.settings
+    state, settings = run.state, run.settings
     count = group.count
     first_t = group.first if group.first is not None and not (group.untimed and now < group.first) else now
     last_t = group.last if group.last is not None and not (group.untimed and now > group.last) else now
     first, last = first_t.isoformat(), last_t.isoformat()
     sample = group.samples[-1][0]
-    row = db.execute(
-        "SELECT id, status, severity, severity_rule, count, request_paths, first_seen, last_seen FROM issues WHERE fingerprint = ?", [fp]
-    ).fetchone()
+    row = store_issues.find_by_fingerprint(state, fp)
     verdict = sev.Verdict(group.severity, group.severity_rule)
     paths = sorted(group.paths)
     stamp = utcnow()
     if row is None:
         fixable, why, culprit = _auto_fixable(settings, sample)
-        cur = db.execute(
-            "INSERT INTO issues(fingerprint, fingerprint_version, title, exception_type, template, source, severity, severity_rule, "
-            "status, count, first_seen, last_seen, request_paths, auto_fixable, auto_fixable_reason, culprit, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'detected', ?, ?, ?, ?, ?, ?, ?, ?)",
-            [fp, FINGERPRINT_VERSION, sample.title[:300], sample.exception_type, sample.template, sample.source, verdict.severity,
-             verdict.rule, count, first, last, json.dumps(paths[:PATHS_PER_ISSUE]), int(fixable), why, culprit, stamp],
+        issue_id = store_issues.create(
+            state, fingerprint=fp, fingerprint_version=FINGERPRINT_VERSION, title=sample.title[:300], exception_type=sample.exception_type,
+            template=sample.template, source=sample.source, severity=verdict.severity, severity_rule=verdict.rule, count=count,
+            first_seen=first, last_seen=last, request_paths=paths[:PATHS_PER_ISSUE], auto_fixable=fixable, auto_fixable_reason=why,
+            culprit=culprit, updated_at=stamp,
         )
-        issue_id, status, is_new = int(cur.lastrowid or 0), "detected", True
+        status, is_new = "detected", True
         old_paths: list[str] = []
     else:
-        issue_id, status = row[0], row[1]
+        issue_id, status = row.id, row.status
         is_new = False
-        if status == "ignored" or sev.RANK[row[2]] < sev.RANK[verdict.severity]:
+        if status == "ignored" or sev.RANK[row.severity] < sev.RANK[verdict.severity]:
             # Never quietly lower a severity; and an ignored issue's severity never moves at all.
-            verdict = sev.Verdict(row[2], row[3])
-        old_paths = json.loads(row[5])
+            verdict = sev.Verdict(row.severity, row.severity_rule)
+        old_paths = json.loads(row.request_paths)
         merged = (old_paths + [p for p in paths if p not in old_paths])[:PATHS_PER_ISSUE]
-        db.execute(
-            "UPDATE issues SET count = count + ?, first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?), "
-            "request_paths = ?, updated_at = ? WHERE id = ?",
-            [count, first, last, json.dumps(merged), stamp, issue_id],
-        )
+        store_issues.add_occurrences(state, issue_id, count, first_seen=first, last_seen=last, request_paths=merged, updated_at=stamp)
         if status == "resolved":
             # A recurrence after resolve is a regression: the status moves through transitions (audited as
             # `status:detected`), inside this scan's transaction, so count, status and audit commit together.
             why = f"regression: resolved issue seen again ({count} events)"
-            watched = db.execute("SELECT watch_until, (SELECT sha FROM deployments WHERE issue_id = issues.id AND env = 'production' "
-                                 "AND status = 'healthy' ORDER BY id DESC LIMIT 1) FROM issues WHERE id = ?", [issue_id]).fetchone()
-            if watched and watched[0] and watched[0] >= stamp:  # within post_fix_watch_h: the shipped fix did not hold
-                why += f"; a regression of fix {str(watched[1] or '')[:12]} within its post-fix watch (until {watched[0][:16]})"
+            watch_until, fix_sha = store_issues.post_fix_watch(state, issue_id)
+            if watch_until and watch_until >= stamp:  # within post_fix_watch_h: the shipped fix did not hold
+                why += f"; a regression of fix {str(fix_sha or '')[:12]} within its post-fix watch (until {watch_until[:16]})"
             transitions.move(run.state, issue_id, "detected", step="scan", reason=why, run_id=run.run_id, expect="resolved",
                              details={"events": count})
-            db.execute("UPDATE issues SET regressions = regressions + 1 WHERE id = ?", [issue_id])
-            regressions = db.execute("SELECT regressions FROM issues WHERE id = ?", [issue_id]).fetchone()[0]
+            regressions = store_issues.add_regression(state, issue_id)
             run.audit(step="scan", decision="reopened", reason=why, issue_id=issue_id, details={"regressions": regressions})
             result.regressions.append(issue_id)
             status = "detected"
@@ -617,30 +585,21 @@ def _upsert_issue(run: Run, fp: str, group: Group, now: datetime, result: ScanRe
     minutes = dict(group.minutes)
     if group.untimed:
         minutes[_minute(now)] = minutes.get(_minute(now), 0) + group.untimed
-    for minute, n in minutes.items():
-        db.execute(
-            "INSERT INTO issue_minutes(issue_id, minute, count) VALUES (?, ?, ?) ON CONFLICT(issue_id, minute) DO UPDATE SET count = count + excluded.count",
-            [issue_id, minute, n],
-        )
-    for user in group.users:
-        db.execute("INSERT OR IGNORE INTO issue_users(issue_id, user_id) VALUES (?, ?)", [issue_id, user])
-    user_count = db.execute("SELECT COUNT(*) FROM issue_users WHERE issue_id = ?", [issue_id]).fetchone()[0]
+    store_issues.add_minutes(state, issue_id, minutes)
+    store_issues.add_users(state, issue_id, group.users)
+    user_count = store_issues.user_count(state, issue_id)
     if not ignored and group.any_5xx:
-        peak = _peak_5min(db, issue_id, minutes)
+        peak = _peak_5min(state, issue_id, minutes)
         verdict = sev.escalate(verdict, is_5xx_api=True, events_per_5min=peak, users=user_count,
                                paths_per_5min=_peak_paths_5min([(now if t is None else t, p) for t, p in group.hits_5xx]))
-    db.execute("UPDATE issues SET severity = ?, severity_rule = ?, affected_users = ? WHERE id = ?", [verdict.severity, verdict.rule, user_count, issue_id])
-    for event, when in group.samples:
-        db.execute(
-            "INSERT INTO events(issue_id, ts, source, path, line, level, message, exception_type, exception_message, frames, request, user_id, raw) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [issue_id, (now if when is None else when).isoformat(), event.source, event.path, event.line, event.level, event.message,
-             event.exception_type, event.exception_message, json.dumps([f.as_dict() for f in event.frames]), json.dumps(event.request), event.user_id, event.raw],
-        )
-    db.execute(
-        "DELETE FROM events WHERE issue_id = ? AND id NOT IN (SELECT id FROM events WHERE issue_id = ? ORDER BY id DESC LIMIT ?)",
-        [issue_id, issue_id, SAMPLES_PER_ISSUE],
-    )
+    store_issues.set_severity_and_users(state, issue_id, verdict.severity, verdict.rule, user_count)
+    store_issues.add_events(state, issue_id, [
+        store_issues.NewEvent(ts=(now if when is None else when).isoformat(), source=event.source, path=event.path, line=event.line, level=event.level,
+                              message=event.message, exception_type=event.exception_type, exception_message=event.exception_message,
+                              frames=[f.as_dict() for f in event.frames], request=event.request, user_id=event.user_id, raw=event.raw)
+        for event, when in group.samples
+    ])
+    store_issues.keep_newest_events(state, issue_id, SAMPLES_PER_ISSUE)
     summary = {"id": issue_id, "severity": verdict.severity, "status": status, "new_events": count, "title": sample.title[:300]}
     if ignored:
         result.ignored.append(summary)
@@ -670,16 +629,13 @@ def _peak_paths_5min(hits: list[tuple[datetime, str]]) -> int:
     return peak
 
 
-def _peak_5min(db: Any, issue_id: int, touched: dict[str, int]) -> int:
+def _peak_5min(state: State, issue_id: int, touched: dict[str, int]) -> int:
     """The most events of this issue in any 5-minute window ending at a touched minute."""
     peak = 0
     for minute in touched:
         end = datetime.fromisoformat(minute)
         start = (end - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M")
-        total = db.execute(
-            "SELECT COALESCE(SUM(count), 0) FROM issue_minutes WHERE issue_id = ? AND minute BETWEEN ? AND ?", [issue_id, start, minute]
-        ).fetchone()[0]
-        peak = max(peak, int(total))
+        peak = max(peak, store_issues.minutes_total(state, issue_id, start, minute))
     return peak
 
 
