@@ -29,6 +29,8 @@ from agent_cli.detect.events import Frame, throw_site_first
 from agent_cli.detect.scan_result import ScanResult
 from agent_cli.paths import to_repo_path
 from agent_cli.state import utcnow
+from agent_cli.store import issues as store_issues
+from agent_cli.store import scan as store_scan
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
@@ -46,16 +48,12 @@ def link_issues(run: Run, result: ScanResult) -> dict[str, Any]:
 
     Returns what was done: new links per kind and the issues raised.
     """
-    db = run.state.db
-    db.execute("SAVEPOINT issue_links")
     try:
-        done = _link(run, result)
+        with store_scan.savepoint(run.state, "issue_links"):
+            done = _link(run, result)
     except Exception as exc:  # related issues are a view on the issues; losing them must not lose the scan
-        db.execute("ROLLBACK TO SAVEPOINT issue_links")
-        db.execute("RELEASE SAVEPOINT issue_links")
         run.audit(step="scan", decision="link_failed", reason=f"related issues not linked: {type(exc).__name__}: {str(exc)[:300]}")
         return {"error": f"{type(exc).__name__}: {exc}"}
-    db.execute("RELEASE SAVEPOINT issue_links")
     return done
 
 
@@ -78,11 +76,7 @@ def _link(run: Run, result: ScanResult) -> dict[str, Any]:
 
 def _insert(run: Run, a: int, b: int, kind: str, stamp: str) -> bool:
     """Both directions; True when the link is new."""
-    db = run.state.db
-    cur = db.execute("INSERT OR IGNORE INTO issue_links(issue_id, related_id, kind, created_at) VALUES (?, ?, ?, ?)", [a, b, kind, stamp])
-    added = cur.rowcount > 0
-    cur = db.execute("INSERT OR IGNORE INTO issue_links(issue_id, related_id, kind, created_at) VALUES (?, ?, ?, ?)", [b, a, kind, stamp])
-    return added or cur.rowcount > 0
+    return store_issues.add_link(run.state, a, b, kind, stamp)
 
 
 # probe window -----------------------------------------------------------------------------------------
@@ -96,29 +90,13 @@ def _probe_ids(run: Run) -> list[int]:
     names = _source_names(run, "http")
     if not names:
         return []
-    rows = run.state.db.execute("SELECT id FROM issues WHERE source IN (SELECT value FROM json_each(?))", [json.dumps(names)]).fetchall()
-    return [r[0] for r in rows]
+    return store_issues.ids_of_sources(run.state, names)
 
 
 def _error_ids(run: Run) -> list[int]:
     """Issues of log sources (not probes, not test reports) with an event logged at error level or worse."""
     names = _source_names(run, "http", "junit")
-    rows = run.state.db.execute(
-        "SELECT i.id FROM issues i WHERE COALESCE(i.source, '') NOT IN (SELECT value FROM json_each(?)) "
-        "AND EXISTS (SELECT 1 FROM events e WHERE e.issue_id = i.id AND e.level IN (SELECT value FROM json_each(?)))",
-        [json.dumps(names), json.dumps(list(ERROR_LEVELS))],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _window_join(extra: str) -> str:
-    return (
-        "SELECT p.issue_id, e.issue_id, MIN(p.minute), MAX(p.minute) FROM issue_minutes p JOIN issue_minutes e "
-        f"ON e.minute BETWEEN strftime('%Y-%m-%dT%H:%M', p.minute, '-{PROBE_WINDOW_MIN} minutes') "
-        f"AND strftime('%Y-%m-%dT%H:%M', p.minute, '+{PROBE_WINDOW_MIN} minutes') "
-        "WHERE p.issue_id IN (SELECT value FROM json_each(:probes)) AND e.issue_id IN (SELECT value FROM json_each(:errors)) "
-        f"{extra} GROUP BY p.issue_id, e.issue_id ORDER BY p.issue_id, e.issue_id"
-    )
+    return store_issues.ids_with_events_at(run.state, ERROR_LEVELS, not_sources=names)
 
 
 def _probe_pairs(run: Run, touched: list[int]) -> list[tuple[int, int]]:
@@ -127,27 +105,15 @@ def _probe_pairs(run: Run, touched: list[int]) -> list[tuple[int, int]]:
     errors = _error_ids(run)
     if not probes or not errors:
         return []
-    rows = run.state.db.execute(
-        _window_join("AND (p.issue_id IN (SELECT value FROM json_each(:touched)) OR e.issue_id IN (SELECT value FROM json_each(:touched)))"),
-        {"probes": json.dumps(probes), "errors": json.dumps(errors), "touched": json.dumps(touched)},
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1]) for r in store_issues.minutes_near(run.state, probes, errors, PROBE_WINDOW_MIN, touching=touched)]
 
 
 def _raise_errors_while_probe_failing(run: Run, touched: list[int], result: ScanResult) -> list[int]:
     """Error issues linked to a failing probe (neither ignored), below P1: raised to P1, audited. Never lowered."""
-    db = run.state.db
+    state = run.state
     if not touched:
         return []
-    rows = db.execute(
-        "SELECT l.related_id, l.issue_id, e.severity, e.severity_rule FROM issue_links l "
-        "JOIN issues p ON p.id = l.issue_id JOIN issues e ON e.id = l.related_id "
-        "WHERE l.kind = 'probe_window' AND l.issue_id IN (SELECT value FROM json_each(:probes)) "
-        "AND p.status != 'ignored' AND e.status != 'ignored' "
-        "AND (l.issue_id IN (SELECT value FROM json_each(:touched)) OR l.related_id IN (SELECT value FROM json_each(:touched))) "
-        "ORDER BY l.related_id, l.issue_id",
-        {"probes": json.dumps(_probe_ids(run)), "touched": json.dumps(touched)},
-    ).fetchall()
+    rows = store_issues.probe_window_links(state, _probe_ids(run), touched)
     by_error: dict[int, tuple[str, str, list[int]]] = {}
     for error_id, probe_id, severity, rule in rows:
         if sev.RANK.get(severity, len(sev.RANK)) <= sev.RANK[PROBE_SEVERITY]:
@@ -155,12 +121,9 @@ def _raise_errors_while_probe_failing(run: Run, touched: list[int], result: Scan
         by_error.setdefault(error_id, (severity, rule, []))[2].append(probe_id)
     summaries = {s["id"]: s for s in (*result.new_issues, *result.updated_issues)}
     for error_id, (old, old_rule, probe_ids) in by_error.items():
-        minutes = db.execute(
-            _window_join("AND e.issue_id = :error"),
-            {"probes": json.dumps(probe_ids), "errors": json.dumps([error_id]), "error": error_id},
-        ).fetchall()
+        minutes = store_issues.minutes_near(state, probe_ids, [error_id], PROBE_WINDOW_MIN)
         spans = {r[0]: (r[2], r[3]) for r in minutes}
-        db.execute("UPDATE issues SET severity = ?, severity_rule = ?, updated_at = ? WHERE id = ?", [PROBE_SEVERITY, PROBE_RULE, utcnow(), error_id])
+        store_issues.set_severity(state, error_id, PROBE_SEVERITY, PROBE_RULE, utcnow())
         named = ", ".join(f"issue {p}" + (f" ({_span(*spans[p])})" if p in spans else "") for p in probe_ids)
         run.audit(step="scan", decision="severity_raised", issue_id=error_id,
                   reason=f"{old} -> {PROBE_SEVERITY} by {PROBE_RULE}: seen within {PROBE_WINDOW_MIN} min of failing health probe {named}",
@@ -191,12 +154,12 @@ def throw_site(frames: list[dict[str, Any]], repo: Any) -> str:
 
 def _fill_throw_sites(run: Run, touched: list[int]) -> None:
     """Throw sites of the touched issues (their newest events) and of issues that have none recorded yet."""
-    db = run.state.db
-    todo = set(touched) | {r[0] for r in db.execute("SELECT id FROM issues WHERE throw_site IS NULL").fetchall()}
+    state = run.state
+    todo = set(touched) | store_issues.ids_without_throw_site(state)
     repo = run.settings.repo_path
     for issue_id in sorted(todo):
         site = ""
-        for (frames,) in db.execute("SELECT frames FROM events WHERE issue_id = ? ORDER BY id DESC LIMIT ?", [issue_id, _SAMPLES_LOOKED_AT]).fetchall():
+        for frames in store_issues.newest_frames(state, issue_id, _SAMPLES_LOOKED_AT):
             try:
                 loaded = json.loads(frames or "[]")
             except ValueError:
@@ -204,15 +167,11 @@ def _fill_throw_sites(run: Run, touched: list[int]) -> None:
             site = throw_site(loaded, repo) if isinstance(loaded, list) else ""
             if site:
                 break
-        db.execute("UPDATE issues SET throw_site = ? WHERE id = ? AND throw_site IS NOT ?", [site, issue_id, site])
+        store_issues.set_throw_site(state, issue_id, site)
 
 
 def _throw_site_pairs(run: Run, touched: list[int]) -> list[tuple[int, int]]:
-    rows = run.state.db.execute(
-        "SELECT a.id, b.id FROM issues a JOIN issues b ON b.throw_site = a.throw_site AND b.id != a.id "
-        "WHERE a.id IN (SELECT value FROM json_each(?)) AND a.throw_site != '' ORDER BY a.id, b.id",
-        [json.dumps(touched)],
-    ).fetchall()
+    rows = store_issues.same_throw_site(run.state, touched)
     return sorted({(min(a, b), max(a, b)) for a, b in rows})
 
 
