@@ -9,7 +9,6 @@ committed.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from agent_cli.gitrepo import GitRepo
 from agent_cli.runner import Run
 from agent_cli.sandbox import Sandbox
 from agent_cli.state import utcnow
+from agent_cli.store import fixes
 
 
 @dataclass
@@ -77,8 +77,7 @@ class Workspace:
     def remember_pgid(self, pgid: int) -> None:
         # Recorded so a run after a kill -9 can stop a validation left running.
         if self.fix_id is not None:
-            with self.run.state.transaction() as db:
-                db.execute("UPDATE fixes SET validation_pgid = ? WHERE id = ?", [pgid, self.fix_id])
+            fixes.set_validation_pgid(self.run.state, self.fix_id, pgid)
 
     def run_all(self, commands: list[str]) -> list[CommandResult]:
         return [run_command(c, self.path, self.run.settings.validate_.timeout_s, self.box, on_start=self.remember_pgid) for c in commands]
@@ -191,19 +190,13 @@ def _baseline(ws: Workspace, commands: list[str], keep: tuple[str, ...]) -> list
     timeout = run.settings.validate_.timeout_s
     for command in commands:
         key = hashlib.sha1(f"{command}\0{timeout}\0{FAILURES_VERSION}".encode()).hexdigest()
-        row = run.state.db.execute(
-            "SELECT results FROM validation_baselines WHERE base_sha = ? AND commands_hash = ?", [ws.base_sha, key]
-        ).fetchone()
-        if row is not None:
-            results.append(CommandResult.from_dict(json.loads(row[0])))
+        cached = fixes.baseline(run.state, ws.base_sha, key)
+        if cached is not None:
+            results.append(CommandResult.from_dict(cached))
             continue
         result = run_command(command, ws.path, timeout, ws.box, on_start=ws.remember_pgid)
         ran = True
-        with run.state.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO validation_baselines(base_sha, commands_hash, results, created_at) VALUES (?, ?, ?, ?)",
-                [ws.base_sha, key, json.dumps(result.as_dict()), utcnow()],
-            )
+        fixes.save_baseline(run.state, ws.base_sha, key, result.as_dict(), created_at=utcnow())
         results.append(result)
     if ran:  # what the base's own tests wrote must not mix with the change
         ws.reset(keep)

@@ -9,6 +9,7 @@ from agent_cli.fix import worktree
 from agent_cli.fix.validate import kill_group
 from agent_cli.gitrepo import GitRepo
 from agent_cli.runner import Run
+from agent_cli.store import fixes
 
 
 def _process_in(pgid: int, directory: Path) -> bool:
@@ -29,8 +30,8 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
     cleaned: list[str] = []
     # Trees of this repository only: the work directory, or the state directory (where 0.1 kept them).
     ours = (run.settings.workdir_path, run.settings.state_path.parent / "worktrees")
-    rows = run.state.db.execute("SELECT id, issue_id, branch, worktree, validation_pgid, attempt FROM fixes WHERE status = 'building'").fetchall()
-    for fix_id, issue_id, branch, path, pgid, number in rows:
+    for left in fixes.building(run.state):
+        fix_id, issue_id, branch, path, pgid, number = left.id, left.issue_id, left.branch, left.worktree, left.validation_pgid, left.attempt
         tree = Path(path) if path else None
         if tree is not None and not any(root in tree.parents for root in ours):
             continue  # recorded by another repository sharing this state file
@@ -40,11 +41,11 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
             worktree.remove(git, tree)
         if branch:
             worktree.delete_branch(git, branch)
-        with run.state.transaction() as db:
+        with run.state.transaction():
             if number == 0:  # a dry run's: dry runs keep no rows, even when killed
-                db.execute("DELETE FROM fixes WHERE id = ?", [fix_id])
+                fixes.delete(run.state, fix_id)
             else:
-                db.execute("UPDATE fixes SET status = 'abandoned', reason = 'left by an interrupted run; cleaned up' WHERE id = ?", [fix_id])
+                fixes.abandon_interrupted(run.state, fix_id)
             run.audit(step="fix", decision="cleaned-up", issue_id=issue_id, reason=f"attempt {fix_id} was interrupted; removed its worktree and branch {branch}")
         cleaned.append(branch or path or str(fix_id))
     git.run("worktree", "prune")

@@ -8,7 +8,6 @@ and any validation process still running). A dry run records nothing.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +22,12 @@ from agent_cli.fix.message import commit_message
 from agent_cli.fix.strategies import AttemptFailed, plan_strategies
 from agent_cli.fix.validate import CommandResult
 from agent_cli.gitrepo import GitError, GitRepo, committer_env
-from agent_cli.issues import committed_fix, show_issue
+from agent_cli.issues import show_issue
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.sandbox import sandbox_for
 from agent_cli.state import utcnow
+from agent_cli.store import fixes
 from agent_cli.transitions import move
 
 FIXABLE = ("diagnosed", "fix_ready", "needs_human", "rolled_back")
@@ -74,7 +74,7 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) 
     ensure_not_paused(state, "fix")
     if issue["status"] not in FIXABLE or not issue["diagnoses"]:
         raise PolicyRefused(f"issue {issue_id} is {issue['status']}; `agent fix` needs a diagnosed issue", rule="issue.status")
-    existing = committed_fix(state, issue_id)
+    existing = fixes.committed(state, issue_id)
     if existing and not (again or dry_run):
         raise PolicyRefused(f"issue {issue_id} already has a fix on branch {existing['branch']}; `agent fix {issue_id} --again` replaces it",
                             rule="fix.exists")
@@ -130,7 +130,7 @@ def _reverts_more(git: GitRepo, diagnosis: dict[str, Any]) -> bool:
 
 
 def _next_number(run: Run, issue_id: int) -> int:
-    return run.state.count("SELECT COALESCE(MAX(attempt), 0) FROM fixes WHERE issue_id = ?", [issue_id]) + 1
+    return fixes.next_attempt_number(run.state, issue_id)
 
 
 def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagnosis: dict[str, Any], strategy: str, feedback: str | None,
@@ -142,13 +142,8 @@ def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagno
     wt_path = settings.workdir_path / (f"dry-{issue_id}-{uuid.uuid4().hex[:8]}" if result.dry_run else f"fix-{issue_id}-{number}")
     attempt = Attempt(number or len(result.attempts) + 1, strategy)
     result.attempts.append(attempt)
-    with state.transaction() as db:
-        fix_id = db.execute(
-            "INSERT INTO fixes(issue_id, attempt, created_at, strategy, status, branch, base_sha, worktree, run_id) "
-            "VALUES (?, ?, ?, ?, 'building', ?, ?, ?, ?)",
-            [issue_id, number, utcnow(), strategy, branch, base_sha, str(wt_path), run.run_id],
-        ).lastrowid
-    assert fix_id is not None
+    fix_id = fixes.create_building(state, issue_id=issue_id, attempt=number, strategy=strategy, branch=branch, base_sha=base_sha,
+                                   worktree=str(wt_path), run_id=run.run_id, created_at=utcnow())
     failure: AttemptFailed | None = None
     built: Built | None = None
     checkout_before: integrity.Fingerprint | None = None
@@ -178,8 +173,7 @@ def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagno
         if failure.final:
             result.stopped = failure.reasons[0]
     if result.dry_run:
-        with state.transaction() as db:  # dry runs are free: no attempt number, nothing recorded as failed
-            db.execute("DELETE FROM fixes WHERE id = ?", [fix_id])
+        fixes.delete(state, fix_id)  # dry runs are free: no attempt number, nothing recorded as failed
     else:
         _record_attempt(run, issue_id, fix_id, attempt, result)
     return attempt
@@ -213,14 +207,12 @@ def _commit(run: Run, git: GitRepo, issue: dict[str, Any], diagnosis: dict[str, 
 
 def _record_attempt(run: Run, issue_id: int, fix_id: int, attempt: Attempt, result: FixResult) -> None:
     status = {"committed": "committed", "validated": "dry_run"}.get(attempt.outcome, attempt.outcome or "failed")
-    with run.state.transaction() as db:
-        db.execute(
-            "UPDATE fixes SET status = ?, summary = ?, diff = ?, files = ?, validation = ?, confidence = ?, reason = ?, "
-            "approval_reasons = ?, sha = ?, validation_pgid = NULL, evidence = ?, evidence_detail = ? WHERE id = ?",
-            [status, attempt.summary, attempt.diff[:200_000], json.dumps(attempt.files), json.dumps(attempt.validation), attempt.confidence,
-             "; ".join(attempt.reasons) or None, json.dumps(attempt.approval), result.sha if attempt.outcome == "committed" else None,
-             attempt.evidence.get("kind"), json.dumps({**attempt.evidence, "confidence_note": attempt.confidence_note, "setup": attempt.setup}),
-             fix_id],
+    with run.state.transaction():
+        fixes.record_outcome(
+            run.state, fix_id, status=status, summary=attempt.summary, diff=attempt.diff[:200_000], files=attempt.files,
+            validation=attempt.validation, confidence=attempt.confidence, reason="; ".join(attempt.reasons) or None,
+            approval_reasons=attempt.approval, sha=result.sha if attempt.outcome == "committed" else None, evidence=attempt.evidence.get("kind"),
+            evidence_detail={**attempt.evidence, "confidence_note": attempt.confidence_note, "setup": attempt.setup},
         )
         run.audit(
             step="fix", decision=attempt.outcome or "failed", issue_id=issue_id,
@@ -238,9 +230,9 @@ def _finish(run: Run, issue: dict[str, Any], result: FixResult, existing: dict[s
         return
     issue_id = issue["id"]
     if result.status == "fix_ready":
-        with run.state.transaction() as db:
+        with run.state.transaction():
             if existing:  # --again succeeded: the new fix replaces the old one
-                db.execute("UPDATE fixes SET status = 'superseded', reason = ? WHERE id = ?", [f"replaced by {result.branch}", existing["id"]])
+                fixes.supersede(run.state, existing["id"], f"replaced by {result.branch}")
                 worktree.delete_branch(GitRepo(run.settings.repo_path), existing["branch"])
             move(run.state, issue_id, "fix_ready", step="fix", reason=f"branch {result.branch} at {result.sha}", run_id=run.run_id)
         return
