@@ -15,6 +15,7 @@ from agent_cli.config import Settings
 from agent_cli.errors import AgentError
 from agent_cli.lock import RunLock, describe_holder
 from agent_cli.state import State, utcnow
+from agent_cli.store import runs
 
 
 @dataclass
@@ -51,7 +52,7 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
     outcome, exit_code = "ok", 0
     run = Run(settings, state, run_id, command)
     try:
-        state.start_run(run_id, command, os.getpid(), socket.gethostname())
+        runs.start(state, run_id, command, os.getpid(), socket.gethostname(), started_at=utcnow())
         if stale is not None:
             _repair_after_kill(run, stale)
         try:
@@ -64,7 +65,7 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
             outcome, exit_code = f"crashed: {type(exc).__name__}", 1
             raise
         finally:
-            state.finish_run(run_id, outcome, exit_code)
+            runs.finish(state, run_id, outcome, exit_code, finished_at=utcnow())
     finally:
         lock.release()
         state.close()
@@ -72,9 +73,6 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
 
 def _repair_after_kill(run: Run, stale: dict[str, Any]) -> None:
     """The previous holder died holding the lock: close its run and audit the takeover."""
-    with run.state.transaction() as db:
-        db.execute(
-            "UPDATE runs SET finished_at = ?, outcome = 'killed', exit_code = -9 WHERE finished_at IS NULL AND id != ?",
-            [utcnow(), run.run_id],
-        )
+    with run.state.transaction():
+        runs.close_killed(run.state, except_run_id=run.run_id, finished_at=utcnow())
         run.audit(step="lock", decision="takeover", reason=f"took over the run lock left by {describe_holder(stale)}", details=stale)

@@ -7,11 +7,10 @@ applies it in a transaction with that record.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,9 @@ from sqlite_utils.migrations import Migrations
 
 from agent_cli.errors import StateError
 from agent_cli.paths import ensure_private_dir
+from agent_cli.store import fixes as _fixes
+from agent_cli.store import runs as _runs
+from agent_cli.store import settings as _settings
 
 ISSUE_STATUSES = (
     "detected",
@@ -303,42 +305,21 @@ class State:
             self.db.rollback()
             raise
 
-    # settings -----------------------------------------------------------
+    # settings (agent_cli.store.settings) -------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return default if row is None else json.loads(row[0])
+        return _settings.get(self, key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, json.dumps(value), utcnow()],
-            )
-
-    # runs ---------------------------------------------------------------
-    def start_run(self, run_id: str, command: str, pid: int, host: str) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO runs(id, command, started_at, pid, host) VALUES (?, ?, ?, ?, ?)",
-                [run_id, command, utcnow(), pid, host],
-            )
-
-    def finish_run(self, run_id: str, outcome: str, exit_code: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ? WHERE id = ?",
-                [utcnow(), outcome, exit_code, run_id],
-            )
+        _settings.put(self, key, value, updated_at=utcnow())
 
     def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cur = self.db.execute(sql, params or [])
         names = [c[0] for c in cur.description]
         return [dict(zip(names, values, strict=True)) for values in cur]
 
+    # runs (agent_cli.store.runs) ---------------------------------------
     def last_run(self) -> dict[str, Any] | None:
-        found = self.rows("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
-        return found[0] if found else None
+        return _runs.last(self)
 
     # issues -------------------------------------------------------------
     def issue_counts_by_status(self) -> dict[str, int]:
@@ -349,9 +330,8 @@ class State:
         return int(self.db.execute(sql, params or []).fetchone()[0])
 
     def fixes_committed_last_hour(self) -> int:
-        """What `policy.max_fixes_per_hour` limits (and `agent status` shows)."""
-        since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
-        return self.count("SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= ?", [since])
+        """What `policy.max_fixes_per_hour` limits (and `agent status` shows): agent_cli.store.fixes."""
+        return _fixes.committed_last_hour(self)
 
 
 @MIGRATIONS()
