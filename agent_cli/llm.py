@@ -53,6 +53,8 @@ from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting i
 )
 from agent_cli.retry import RETRYABLE_STATUS
 from agent_cli.state import State, utcnow
+from agent_cli.store import llm_calls
+from agent_cli.store import settings as settings_store
 
 # Retryable failures, as data (agent_cli.retry): HTTP statuses, plus any connection error or timeout.
 RETRY_WAIT_INITIAL_S = 0.5
@@ -139,8 +141,8 @@ def spend(state: State, issue_id: int | None) -> tuple[float, float]:
     """(spent on this issue, spent today UTC). Raises BudgetExceeded if it cannot be read."""
     day_start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     try:
-        issue_spend = state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE issue_id = ?", [issue_id]).fetchone()[0]
-        day_spend = state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE ts >= ?", [day_start]).fetchone()[0]
+        issue_spend = llm_calls.spent_on_issue(state, issue_id)
+        day_spend = llm_calls.spent_since(state, day_start)
     except Exception as exc:  # fail closed: no reading, no call
         raise BudgetExceeded(f"LLM spend cannot be read ({exc}); not calling the model", rule="llm.budget-unreadable") from None
     return float(issue_spend), float(day_spend)
@@ -195,19 +197,19 @@ class ToolCaller:
         """One `llm_calls` row (and, for a malformed answer, its `llm-error` audit record, in the same transaction)."""
         usage = usage or Usage()
         cost = self.price.cost(usage.input_tokens, usage.output_tokens, usage.cache_write_tokens, usage.cache_read_tokens)
-        with self.state.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO llm_calls(ts, issue_id, step, model, input_tokens, output_tokens, thinking_tokens, cost_usd, latency_ms, "
-                "outcome, prompt, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [utcnow(), issue_id, step, self.model, usage.input_tokens, usage.output_tokens, usage.thinking_tokens, cost,
-                 round((time.perf_counter() - started) * 1000, 1), outcome[:500], json.dumps(request)[:STORED_TEXT_LIMIT],
-                 (body or b"")[:STORED_TEXT_LIMIT].decode("utf-8", errors="replace")],
+        with self.state.transaction():
+            call_id = llm_calls.insert(
+                self.state, ts=utcnow(), issue_id=issue_id, step=step, model=self.model, input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens, thinking_tokens=usage.thinking_tokens, cost_usd=cost,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                outcome=outcome[:500], prompt=json.dumps(request)[:STORED_TEXT_LIMIT],
+                response=(body or b"")[:STORED_TEXT_LIMIT].decode("utf-8", errors="replace"),
             )
             if malformed is not None:
                 audit.record(
                     self.state, step=step, decision="llm-error", issue_id=issue_id, run_id=self.run_id,
                     reason=f"malformed LLM answer ({malformed.kind}): {malformed.message}"[:500],
-                    details={"llm_call_id": cur.lastrowid, "kind": malformed.kind, "http_status": status,
+                    details={"llm_call_id": call_id, "kind": malformed.kind, "http_status": status,
                              "retryable": malformed.kind in RETRYABLE_MALFORMED_KINDS, "usage_clamped": usage.flags},
                 )
         return cost
@@ -347,7 +349,7 @@ DEGRADED_KEY = "llm_degraded"
 
 def degraded(state: State) -> dict[str, Any] | None:
     """{"since", "reason"} while the API is unusable (set by a fallback, cleared by the next successful call)."""
-    value = state.get_setting(DEGRADED_KEY)
+    value = settings_store.get(state, DEGRADED_KEY)
     return value if isinstance(value, dict) and value.get("since") else None
 
 
@@ -355,13 +357,13 @@ def mark_degraded(state: State, reason: str, now: str) -> dict[str, Any]:
     """Record the outage; its start stays the first failure's until a call succeeds. Returns {"since", "reason", "new"}."""
     current = degraded(state)
     since = current["since"] if current else now
-    state.set_setting(DEGRADED_KEY, {"since": since, "reason": reason})
+    settings_store.put(state, DEGRADED_KEY, {"since": since, "reason": reason}, updated_at=utcnow())
     return {"since": since, "reason": reason, "new": current is None}
 
 
 def mark_recovered(state: State) -> None:
     if degraded(state) is not None:
-        state.set_setting(DEGRADED_KEY, None)
+        settings_store.put(state, DEGRADED_KEY, None, updated_at=utcnow())
 
 
 def llm_status(settings: Settings, state: State, today: date) -> dict[str, Any]:
@@ -409,10 +411,7 @@ def _describe(exc: BaseException) -> str:
 
 def call_log(state: State, *, issue_id: int | None = None, limit: int = 20, prompts: bool = False) -> list[dict[str, Any]]:
     """The recorded calls, newest first; with `prompts`, the (redacted) prompt each one sent."""
-    where, params = ("WHERE issue_id = ?", [issue_id]) if issue_id is not None else ("", [])
-    rows = state.rows(
-        "SELECT id, ts, issue_id, step, model, input_tokens, output_tokens, thinking_tokens, cost_usd, latency_ms, outcome, prompt "
-        f"FROM llm_calls {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+    rows = llm_calls.log(state, issue_id=issue_id, limit=limit)
     for row in rows:
         stored = row.pop("prompt")
         if prompts:
