@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,8 @@ from agent_cli.llm_schema import REPORT_DIAGNOSIS, DiagnosisAnswer
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.state import utcnow
+from agent_cli.store import diagnoses
+from agent_cli.store import issues as issue_store
 from agent_cli.transitions import move
 
 DIAGNOSABLE = ("detected", "diagnosed", "needs_human", "rolled_back", "fix_ready")
@@ -34,11 +35,10 @@ class DiagnoseResult:
 
 
 def _targets(run: Run, issue_ids: list[int] | None) -> list[int]:
-    db = run.state.db
     if not issue_ids:
-        return [r[0] for r in db.execute("SELECT id FROM issues WHERE status = 'detected' ORDER BY id")]
+        return sorted(r["id"] for r in issue_store.summaries(run.state, status="detected"))
     for issue_id in issue_ids:
-        if db.execute("SELECT 1 FROM issues WHERE id = ?", [issue_id]).fetchone() is None:
+        if issue_store.status(run.state, issue_id) is None:
             raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
     return list(dict.fromkeys(issue_ids))
 
@@ -128,32 +128,25 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
         "suspect_commit": top or {},
         "cost_usd": round(cost, 6),
     }
-    with state.transaction() as db:
-        cur = db.execute(
-            "INSERT INTO diagnoses(issue_id, created_at, provider, provider_note, model, root_cause, affected_files, fix_strategy, "
-            "provider_confidence, confidence, adjustments, requires_human_approval, estimated_fix_minutes, culprit, suspect_commit, cost_usd, "
-            "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [issue["id"], utcnow(), provider, note, model, answer.root_cause, json.dumps(answer.affected_files), answer.fix_strategy,
-             answer.confidence, final, json.dumps(adjustments), int(answer.requires_human_approval), answer.estimated_fix_minutes,
-             json.dumps(ctx.culprit or {}), json.dumps(top or {}), cost, json.dumps(ctx.as_dict())],
+    with state.transaction():
+        diagnosis_id = diagnoses.insert(
+            state, issue_id=issue["id"], provider=provider, provider_note=note, model=model, root_cause=answer.root_cause,
+            affected_files=answer.affected_files, fix_strategy=answer.fix_strategy, provider_confidence=answer.confidence, confidence=final,
+            adjustments=adjustments, requires_human_approval=answer.requires_human_approval, estimated_fix_minutes=answer.estimated_fix_minutes,
+            culprit=ctx.culprit or {}, suspect_commit=top or {}, cost_usd=cost, context=ctx.as_dict(), created_at=utcnow(),
         )
         if issue["status"] in ("detected", "needs_human", "rolled_back"):  # a committed fix is never downgraded by a new diagnosis
             move(state, issue["id"], "diagnosed", step="diagnose", reason=f"diagnosed by {provider}", run_id=run.run_id)
         run.audit(
             step="diagnose", decision="diagnosed", issue_id=issue["id"],
             reason=f"{provider}{f' ({note})' if note else ''}: confidence {answer.confidence:.2f} -> {final:.2f}; {answer.root_cause[:200]}",
-            details={"diagnosis_id": cur.lastrowid, "adjustments": adjustments, "suspect": (top or {}).get("sha"), "cost_usd": cost},
+            details={"diagnosis_id": diagnosis_id, "adjustments": adjustments, "suspect": (top or {}).get("sha"), "cost_usd": cost},
         )
-    return {"id": cur.lastrowid, **record}
+    return {"id": diagnosis_id, **record}
 
 
 def _family_fixed(run: Run, issue: dict[str, Any], culprit_path: str | None) -> int:
     """Earlier issues of the same family (exception type and culprit file) fixed without a rollback."""
     if not issue.get("exception_type"):
         return 0
-    return run.state.count(
-        "SELECT COUNT(*) FROM issues i WHERE i.id != ? AND i.exception_type = ? AND i.status = 'resolved' "
-        "AND (? IS NULL OR i.culprit LIKE ? || ':%' OR i.culprit = ?) "
-        "AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.issue_id = i.id AND d.status = 'rolled_back')",
-        [issue["id"], issue["exception_type"], culprit_path, culprit_path, culprit_path],
-    )
+    return diagnoses.family_fixed(run.state, issue["id"], issue["exception_type"], culprit_path)
