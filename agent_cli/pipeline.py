@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import approvals, policy
 from agent_cli.controls import pause_state
 from agent_cli.errors import AgentError, PolicyRefused
-from agent_cli.issues import committed_fix, show_issue
+from agent_cli.issues import show_issue
 from agent_cli.release import records
+from agent_cli.store import deployments, fixes
+from agent_cli.store import issues as issue_store
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
@@ -78,7 +80,7 @@ def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) ->
 
 def _reconcile(run: "Run", cycle: Cycle) -> None:
     if cycle.dry_run:
-        stuck = records.deployments(run.state, "status = 'deploying'")
+        stuck = deployments.with_status(run.state, "deploying")
         for d in stuck:
             cycle.note("reconcile", d["issue_id"], "would repair", reason=f"deployment {d['id']} left deploying")
         return
@@ -110,8 +112,9 @@ def _scan(run: "Run", cycle: Cycle) -> None:
 
 
 def _issues(run: "Run", statuses: tuple[str, ...]) -> list[int]:
-    marks = ", ".join("?" for _ in statuses)
-    return [r["id"] for r in run.state.rows(f"SELECT id FROM issues WHERE status IN ({marks}) ORDER BY severity, id", list(statuses))]
+    """Ids of the issues in `statuses`, most severe first, then oldest."""
+    found = [(r["severity"], r["id"]) for status in dict.fromkeys(statuses) for r in issue_store.summaries(run.state, status=status)]
+    return [issue_id for _, issue_id in sorted(found)]
 
 
 def _diagnose(run: "Run", cycle: Cycle) -> None:
@@ -350,10 +353,10 @@ def _deploy_production(run: "Run", cycle: Cycle) -> None:
     if "production" not in run.settings.environments:
         return
     for issue_id in _issues(run, ("staging",)):
-        fix_row = committed_fix(run.state, issue_id)
+        fix_row = fixes.committed(run.state, issue_id)
         if fix_row is None or records.active(run.state, "production"):
             continue
-        healthy = records.deployments(run.state, "issue_id = ? AND env = 'staging' AND fix_sha = ? AND status = 'healthy'", [issue_id, fix_row["sha"]])
+        healthy = deployments.healthy_on_staging(run.state, issue_id, fix_row["sha"])
         if healthy:
             _gate_and_deploy(run, cycle, issue_id, "production")
     if "staging" not in run.settings.environments:

@@ -123,13 +123,16 @@ def _cycle(shop: Any, say: Say, n: int, seen: set[str]) -> dict[str, Any]:
         return {"actions": cycle.actions, "failures": cycle.failures}
 
 
-def _issue(shop: Any, like: str) -> dict[str, Any] | None:
+def _issue(shop: Any, title_prefix: str) -> dict[str, Any] | None:
+    """The newest issue whose title starts with `title_prefix` (in any case, as SQL's LIKE 'prefix%'): id, status, title, severity."""
     from agent_cli.config import load_settings
     from agent_cli.state import State
+    from agent_cli.store import issues
 
     with State.open(load_settings(shop.config).state_path) as state:
-        rows = state.rows("SELECT id, status, title, severity FROM issues WHERE title LIKE ? ORDER BY id DESC LIMIT 1", [like])
-    return rows[0] if rows else None
+        found = [r for r in issues.summaries(state) if r["title"].lower().startswith(title_prefix.lower())]
+    newest = max(found, key=lambda r: r["id"], default=None)
+    return None if newest is None else {k: newest[k] for k in ("id", "status", "title", "severity")}
 
 
 def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
@@ -151,7 +154,7 @@ def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
     time.sleep(0.5)
     for n in range(1, MAX_CYCLES + 1):
         _cycle(shop, say, n, seen)
-        issue = _issue(shop, "AttributeError%")
+        issue = _issue(shop, "AttributeError")
         if issue and issue["status"] == "resolved":
             status = setup.get(shop.url("production", "/orders/2/total"))
             say(f"  issue {issue['id']} resolved: GET /orders/2/total on production now answers {status}")
@@ -197,7 +200,7 @@ def _scenario_bad_fix(shop: Any, say: Say) -> dict[str, Any]:
             "and also makes /health strict")
         for n in range(1, MAX_CYCLES + 1):
             _cycle(shop, say, n, seen)
-            issue = _issue(shop, "TypeError%")
+            issue = _issue(shop, "TypeError")
             if issue and issue["status"] in ("rolled_back", "needs_human"):
                 break
             time.sleep(PAUSE_S)
