@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_cli.state import State, utcnow
+from agent_cli.store import audit as store
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -39,9 +40,8 @@ def record(
     run_id: str | None = None,
 ) -> int:
     """Append one audited decision; returns its id. Joins an open transaction."""
-    with state.transaction() as db:
-        last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        prev_id, prev_hash = (int(last[0]), last[1]) if last else (0, GENESIS)
+    with state.transaction():
+        prev_id, prev_hash = store.last_link(state) or (0, GENESIS)
         new_id = prev_id + 1
         row = {
             "id": new_id,
@@ -54,11 +54,7 @@ def record(
             "details": json.dumps(details or {}, sort_keys=True, default=str),
         }
         row_hash = chain_hash(prev_hash, row)
-        db.execute(
-            "INSERT INTO audit(id, ts, run_id, issue_id, step, decision, reason, details, prev_hash, hash) "
-            "VALUES (:id, :ts, :run_id, :issue_id, :step, :decision, :reason, :details, :prev_hash, :hash)",
-            {**row, "prev_hash": prev_hash, "hash": row_hash},
-        )
+        store.append(state, {**row, "prev_hash": prev_hash, "hash": row_hash})
         state.set_setting(HEAD_KEY, {"id": new_id, "hash": row_hash})
     return new_id
 
@@ -77,7 +73,7 @@ class VerifyResult:
 def verify(state: State) -> VerifyResult:
     """Walk the chain; report the first row that does not belong to it."""
     prev_id, prev_hash, checked = 0, GENESIS, 0
-    for row in state.rows(f"SELECT {', '.join(_FIELDS)}, prev_hash, hash FROM audit ORDER BY id"):
+    for row in store.chain(state):
         if row["id"] != prev_id + 1:
             return VerifyResult(False, checked, prev_id + 1, f"row {prev_id + 1} is missing (deleted); next row is {row['id']}")
         if row["prev_hash"] != prev_hash:
@@ -97,4 +93,4 @@ def verify(state: State) -> VerifyResult:
 
 
 def timeline(state: State, issue_id: int) -> list[dict[str, Any]]:
-    return state.rows("SELECT id, ts, step, decision, reason, details FROM audit WHERE issue_id = ? ORDER BY id", [issue_id])
+    return store.timeline(state, issue_id)
