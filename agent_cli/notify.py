@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from agent_cli.config import NOTIFY_EVENTS, Settings
 from agent_cli.redact import redact
 from agent_cli.retry import RETRYABLE_STATUS, WAIT_INITIAL_S, RetryOn, retrying
 from agent_cli.state import State, utcnow
+from agent_cli.store import notifications as store
 
 EVENTS = NOTIFY_EVENTS
 TITLE_MAX = 200
@@ -406,8 +406,7 @@ def _notify(
 
     m = build_message(settings, event, title, message, issue, links)
     key = dedupe_key or default_dedupe_key(event, issue_id, m.title, m.message)
-    found = state.rows("SELECT results FROM notifications WHERE dedupe_key = ?", [key])
-    before = {r["channel"]: r for r in json.loads(found[0]["results"])} if found else {}
+    before = {r["channel"]: r for r in store.results(state, key)}
     delivered = {name for name, r in before.items() if r.get("ok")}
     todo = [c for c in chosen if c.name not in delivered]
     results = {c.name: _result(c.name, True, before[c.name].get("status"), None, skipped=True) for c in chosen if c.name in delivered}
@@ -421,14 +420,9 @@ def _notify(
     failure = "; ".join(f"{r['channel']}: {r['error']}" for r in failed) or None
     stored = {**before, **{r["channel"]: {k: v for k, v in r.items() if k != "skipped"} for r in ordered if not r["skipped"]}}
     now = utcnow()
-    with state.transaction() as db:
-        db.execute(
-            "INSERT INTO notifications(ts, updated_at, run_id, event, issue_id, dedupe_key, title, results, ok, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(dedupe_key) DO UPDATE SET updated_at = excluded.updated_at, run_id = excluded.run_id, "
-            "results = excluded.results, ok = excluded.ok, error = excluded.error",
-            [now, now, run_id, event, issue_id, key, m.title, json.dumps(list(stored.values())), int(not failed), failure],
-        )
+    with state.transaction():
+        store.save(state, at=now, run_id=run_id, event=event, issue_id=issue_id, dedupe_key=key, title=m.title,
+                   results=list(stored.values()), ok=not failed, error=failure)
         details = {"event": event, "dedupe_key": key, "results": ordered}
         if failed:
             _audit(state, "notify-failed", f"{event}: {len(failed)} of {len(ordered)} channel(s) failed: {failure}", issue_id, details, run_id)
