@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import audit
 from agent_cli.errors import ConfigError, PolicyRefused
 from agent_cli.state import utcnow
+from agent_cli.store import approvals as store
 
 if TYPE_CHECKING:
     from agent_cli.state import State
@@ -21,28 +22,19 @@ if TYPE_CHECKING:
 OPEN = "pending"
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    row["details"] = json.loads(row.get("details") or "{}")
-    return row
-
-
 def list_approvals(state: "State", *, include_decided: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_decided else "WHERE status = 'pending'"
-    return [_decode(r) for r in state.rows(f"SELECT * FROM approvals {where} ORDER BY id")]
+    return store.listed(state, include_decided=include_decided)
 
 
 def get(state: "State", approval_id: int) -> dict[str, Any]:
-    rows = state.rows("SELECT * FROM approvals WHERE id = ?", [approval_id])
-    if not rows:
+    row = store.get(state, approval_id)
+    if row is None:
         raise ConfigError(f"no approval {approval_id} (see `agent approvals`)")
-    return _decode(rows[0])
+    return row
 
 
 def find(state: "State", issue_id: int | None, gate: str, statuses: tuple[str, ...] = (OPEN,)) -> dict[str, Any] | None:
-    marks = ", ".join("?" for _ in statuses)
-    rows = state.rows(f"SELECT * FROM approvals WHERE issue_id IS ? AND gate = ? AND status IN ({marks}) AND consumed_at IS NULL "
-                      "ORDER BY id DESC LIMIT 1", [issue_id, gate, *statuses])
-    return _decode(rows[0]) if rows else None
+    return store.find_unused(state, issue_id, gate, statuses)
 
 
 def request(state: "State", *, issue_id: int | None, gate: str, reason: str, details: dict[str, Any], expires_in_s: float,
@@ -52,11 +44,9 @@ def request(state: "State", *, issue_id: int | None, gate: str, reason: str, det
     if existing:
         return existing, False
     expires = (datetime.now(timezone.utc) + timedelta(seconds=expires_in_s)).isoformat()
-    with state.transaction() as db:
-        cur = db.execute("INSERT INTO approvals(issue_id, action, gate, status, reason, requested_at, expires_at, details, deployment_id) "
-                         "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                         [issue_id, gate, gate, reason[:1000], utcnow(), expires, json.dumps(details, default=str), deployment_id])
-        approval_id = int(cur.lastrowid or 0)
+    with state.transaction():
+        approval_id = store.insert(state, issue_id=issue_id, gate=gate, reason=reason[:1000], requested_at=utcnow(), expires_at=expires,
+                                   details=json.dumps(details, default=str), deployment_id=deployment_id)
         audit.record(state, step="approvals", decision="approval-requested", issue_id=issue_id, run_id=run_id, reason=f"{gate}: {reason}"[:1000],
                      details={"approval": approval_id, "gate": gate, "expires_at": expires, **details})
     return get(state, approval_id), True
@@ -70,9 +60,8 @@ def decide(state: "State", approval_id: int, *, approve: bool, by: str, note: st
         expire(state, run_id=run_id)
         raise PolicyRefused(f"approval {approval_id} expired at {row['expires_at']}", rule="approval.expired")
     status = "approved" if approve else "rejected"
-    with state.transaction() as db:
-        db.execute("UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?",
-                   [status, utcnow(), by, note[:1000], approval_id])
+    with state.transaction():
+        store.set_decision(state, approval_id, status=status, decided_at=utcnow(), decided_by=by, reason=note[:1000])
         audit.record(state, step="approvals", decision=status, issue_id=row["issue_id"], run_id=run_id,
                      reason=f"{row['gate']} {status} by {by}" + (f": {note}" if note else ""), details={"approval": approval_id, "by": by})
     return get(state, approval_id)
@@ -84,8 +73,8 @@ def consume(state: "State", issue_id: int | None, gate: str, *, run_id: str | No
     row = find(state, issue_id, gate, statuses)
     if row is None:
         return None
-    with state.transaction() as db:
-        db.execute("UPDATE approvals SET consumed_at = ? WHERE id = ?", [utcnow(), row["id"]])
+    with state.transaction():
+        store.mark_consumed(state, row["id"], utcnow())
         audit.record(state, step="approvals", decision="approval-used", issue_id=issue_id, run_id=run_id,
                      reason=f"{gate}: {row['status']} approval {row['id']} ({row['decided_by']}) used", details={"approval": row["id"]})
     return row
@@ -95,11 +84,10 @@ def expire(state: "State", *, run_id: str | None) -> list[dict[str, Any]]:
     """Pending rows past their expiry: rejected (a cancel window that ran out lapses, which lets its fix go)."""
     now = utcnow()
     done = []
-    for row in state.rows("SELECT * FROM approvals WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at < ?", [now]):
+    for row in store.overdue(state, now):
         status = "lapsed" if row["gate"] == "cancel_window" else "expired"
-        with state.transaction() as db:
-            db.execute("UPDATE approvals SET status = ?, decided_at = ?, decided_by = 'agent', decision_reason = ? WHERE id = ?",
-                       [status, now, f"no decision by {row['expires_at']}", row["id"]])
+        with state.transaction():
+            store.set_decision(state, row["id"], status=status, decided_at=now, decided_by="agent", reason=f"no decision by {row['expires_at']}")
             audit.record(state, step="approvals", decision=status, issue_id=row["issue_id"], run_id=run_id,
                          reason=f"{row['gate']}: no decision by {row['expires_at']}" + ("; the fix may ship" if status == "lapsed" else "; rejected"),
                          details={"approval": row["id"]})
