@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import transitions
 from agent_cli.errors import ConfigError, PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo
-from agent_cli.release import branch, measure, records, shell
+from agent_cli.release import branch, measure, shell
 from agent_cli.release.incident import write_incident
 from agent_cli.release.states import move_deployment
+from agent_cli.store import deployments
+from agent_cli.store import issues as store_issues
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
@@ -48,7 +50,7 @@ def rollback_deployment(run: "Run", deployment_id: int, *, reason: str, step: st
                         trigger: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Revert deployment `deployment_id` on its branch; record it, move the issue, write the incident report."""
     settings, state = run.settings, run.state
-    dep = records.deployment(state, deployment_id)
+    dep = deployments.get(state, deployment_id)
     env = settings.environment(dep["env"])
     git = GitRepo(settings.repo_path)
     if not dep["sha"] or not dep["previous_sha"]:
@@ -83,8 +85,8 @@ def _finish(run: "Run", dep: dict[str, Any], *, ok: bool, reason: str, step: str
     issue_status = None
     if dep["issue_id"] and ok:
         issue_status = _issue_rolled_back(run, dep["issue_id"], reason, step)
-    dep = records.deployment(state, dep["id"])
-    path = write_incident(run, dep, records.samples(state, dep["id"]), reason=reason, outcome=target, issue_status=issue_status)
+    dep = deployments.get(state, dep["id"])
+    path = write_incident(run, dep, deployments.samples(state, dep["id"]), reason=reason, outcome=target, issue_status=issue_status)
     if not ok:
         run.audit(step=step, decision="escalated", issue_id=dep["issue_id"], reason=f"rollback failed: {reason}"[:1000],
                   details={"deployment": dep["id"], "incident": str(path)})
@@ -94,14 +96,12 @@ def _finish(run: "Run", dep: dict[str, Any], *, ok: bool, reason: str, step: str
 
 def _issue_rolled_back(run: "Run", issue_id: int, reason: str, step: str) -> str:
     state, policy = run.state, run.settings.policy
-    with state.transaction() as db:
-        db.execute("UPDATE issues SET rollbacks = rollbacks + 1 WHERE id = ?", [issue_id])
-        count = db.execute("SELECT rollbacks FROM issues WHERE id = ?", [issue_id]).fetchone()[0]
+    count = deployments.count_issue_rollback(state, issue_id)
     try:
         transitions.move(state, issue_id, "rolled_back", step=step, run_id=run.run_id, details={"rollbacks": count},
                          reason=f"rolled back ({count} of {policy.max_rollbacks_per_issue}): {reason}"[:1000])
     except PolicyRefused:  # a person closed or silenced it meanwhile: their word stands (the refusal is audited)
-        return str(state.db.execute("SELECT status FROM issues WHERE id = ?", [issue_id]).fetchone()[0])
+        return str(store_issues.status(state, issue_id))
     if count >= policy.max_rollbacks_per_issue:
         transitions.move(state, issue_id, "needs_human", step=step, run_id=run.run_id, details={"rollbacks": count, "rule": "policy.max_rollbacks_per_issue"},
                          reason=f"{count} rollbacks reached policy.max_rollbacks_per_issue ({policy.max_rollbacks_per_issue}); never auto-fixed again")
@@ -110,9 +110,7 @@ def _issue_rolled_back(run: "Run", issue_id: int, reason: str, step: str) -> str
 
 
 def last_deployment(run: "Run", env_name: str) -> dict[str, Any] | None:
-    rows = records.deployments(run.state, "kind = 'deploy' AND env = ? AND sha IS NOT NULL AND status != 'failed'", [env_name],
-                               newest_first=True, limit=1)
-    return rows[0] if rows else None
+    return deployments.last_deployed(run.state, env_name)
 
 
 def rollback(run: "Run", env_name: str, *, to: str | None = None, reason: str = "", strategy: str = "revert") -> dict[str, Any]:
@@ -148,9 +146,9 @@ def _rollback_to(run: "Run", env_name: str, ref: str, reason: str, strategy: str
     if not reverted:
         return {"env": env_name, "status": "nothing_to_do", "reason": f"{env.remote}/{env.branch} is at {target[:12]} already"}
     base: dict[str, Any] = {}  # no deploy, no baseline: "back" means every health URL answers well
-    dep_id = records.create(state, kind="rollback", env=env_name, branch=env.branch, remote=env.remote, issue_id=None, fix_id=None, fix_sha=None,
-                            previous_sha=current, baseline=base, run_id=run.run_id, status="monitoring", reason=reason)
-    records.update(state, dep_id, sha=current)
+    dep_id = deployments.create(state, kind="rollback", env=env_name, branch=env.branch, remote=env.remote, issue_id=None, fix_id=None,
+                                fix_sha=None, previous_sha=current, baseline=base, run_id=run.run_id, status="monitoring", reason=reason)
+    deployments.update(state, dep_id, sha=current)
     run.audit(step="rollback", decision="rollback-to", reason=f"reverting {len(reverted)} commits after {target[:12]} on {env.branch}: {reason}"[:1000],
               details={"deployment": dep_id, "to": target, "head": current, "reverted": reverted[:50]})
     message = branch.revert_message(f"Revert {env.branch} to {target[:12]}", reason, reverted, env_name)
@@ -160,14 +158,14 @@ def _rollback_to(run: "Run", env_name: str, ref: str, reason: str, strategy: str
         else:
             pushed = branch.push_change(settings, git, env, branch.restore(target, message, settings), what="rollback")
     except StepFailed as exc:
-        _finish(run, records.deployment(state, dep_id), ok=False, reason=f"{reason}; revert not pushed: {exc.message}", step="rollback",
+        _finish(run, deployments.get(state, dep_id), ok=False, reason=f"{reason}; revert not pushed: {exc.message}", step="rollback",
                 checks=[], trigger=None, sha=None, reverted=reverted)
         raise
     ok, how, checks = _after_push(run, env_name, pushed.sha, base)
-    result = _finish(run, records.deployment(state, dep_id), ok=ok, reason=f"{reason}; {how}", step="rollback", checks=checks, trigger=None,
+    result = _finish(run, deployments.get(state, dep_id), ok=ok, reason=f"{reason}; {how}", step="rollback", checks=checks, trigger=None,
                      sha=pushed.sha, reverted=reverted)
     # Agent deployments among the reverted commits are rolled back too.
-    for dep in records.deployments(state, "kind = 'deploy' AND env = ? AND status NOT IN ('rolled_back', 'failed')", [env_name]):
+    for dep in deployments.not_undone(state, env_name):
         if dep["sha"] in reverted:
             move_deployment(state, dep["id"], "rolled_back", step="rollback", run_id=run.run_id, reason=f"reverted by rollback to {target[:12]}",
                             fields={"rollback_sha": pushed.sha}, details={"by_deployment": dep_id})

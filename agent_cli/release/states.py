@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import audit
 from agent_cli.errors import PolicyRefused
 from agent_cli.state import utcnow
+from agent_cli.store import deployments
 
 if TYPE_CHECKING:
     from agent_cli.state import State
@@ -35,8 +36,8 @@ def move_deployment(state: "State", deployment_id: int, target: str, *, step: st
                     details: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> str:
     """Move deployment `deployment_id` to `target`, writing `fields` with it; returns the status it had."""
     refused = ""
-    with state.transaction() as db:
-        row = db.execute("SELECT status, issue_id, env FROM deployments WHERE id = ?", [deployment_id]).fetchone()
+    with state.transaction():
+        row = deployments.transition_facts(state, deployment_id)
         if row is None:
             raise PolicyRefused(f"no deployment {deployment_id}", rule="deployment.exists")
         current, issue_id, env = row
@@ -49,8 +50,7 @@ def move_deployment(state: "State", deployment_id: int, target: str, *, step: st
             values.update(status=target, reason=reason[:1000])
             if target not in ACTIVE:
                 values.setdefault("decided_at", utcnow())
-            sets = ", ".join(f"{k} = ?" for k in values)
-            db.execute(f"UPDATE deployments SET {sets} WHERE id = ?", [*values.values(), deployment_id])
+            deployments.write_status(state, deployment_id, values)
             audit.record(state, step=step, decision=f"deployment:{target}", issue_id=issue_id, run_id=run_id, reason=reason[:1000],
                          details={"deployment": deployment_id, "env": env, "from": current, "to": target, **(details or {})})
     if refused:

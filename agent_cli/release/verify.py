@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from agent_cli import transitions
 from agent_cli.errors import PolicyRefused, StepFailed
-from agent_cli.release import measure, records
+from agent_cli.release import measure
 from agent_cli.release.assess import Assessment, assess, sample_verdict
 from agent_cli.release.rollback import rollback_deployment
 from agent_cli.release.states import move_deployment
 from agent_cli.state import parse_utc, utcnow
+from agent_cli.store import deployments
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
@@ -29,7 +30,7 @@ def verify(run: "Run", *, env: str | None = None, wait: bool = False) -> dict[st
     results: dict[int, dict[str, Any]] = {}
     failures: list[str] = []
     while True:
-        pending = [d for d in records.active(run.state, env) if d["kind"] == "deploy" and d["status"] == "monitoring"]
+        pending = [d for d in deployments.active(run.state, env) if d["kind"] == "deploy" and d["status"] == "monitoring"]
         if not pending:
             break
         next_due: list[float] = []
@@ -52,8 +53,8 @@ def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     env = run.settings.environment(dep["env"])
     now = datetime.now(timezone.utc)
     live = parse_utc(dep["live_at"]) or now
-    earlier = [s["verdict"] for s in records.samples(run.state, dep["id"])]
-    last = parse_utc(records.last_sample_at(run.state, dep["id"]))
+    earlier = [s["verdict"] for s in deployments.samples(run.state, dep["id"])]
+    last = parse_utc(deployments.last_sample_at(run.state, dep["id"]))
     if last is not None and (now - last).total_seconds() < env.interval_s:
         wait_s = env.interval_s - (now - last).total_seconds()
         return {"deployment": dep["id"], "env": dep["env"], "issue": dep["issue_id"], "phase": "monitoring", "sampled": False,
@@ -61,7 +62,7 @@ def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     checks = measure.sample_checks(run, dep)
     verdict = sample_verdict(checks)
     verdicts = earlier + [verdict]
-    records.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks])
+    deployments.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks])
     elapsed = (datetime.now(timezone.utc) - live).total_seconds()
     verdict_of = assess(verdicts, env, elapsed_s=elapsed)
     run.audit(step="verify", decision=f"sample:{verdict}", issue_id=dep["issue_id"],
@@ -83,7 +84,7 @@ def _decide(run: "Run", dep: dict[str, Any], decision: Assessment) -> dict[str, 
                     details={"rule": decision.rule, "numbers": decision.numbers})
     issue_id = dep["issue_id"]
     if decision.phase == "degraded":
-        trigger = records.samples(state, dep["id"])[-decision.numbers.get("max_consecutive_failures", 3):]
+        trigger = deployments.samples(state, dep["id"])[-decision.numbers.get("max_consecutive_failures", 3):]
         bad = [c["detail"] for s in trigger for c in s["checks"] if c["verdict"] in ("failed", "error")]
         reason = f"degraded: {decision.reason}" + (f"; last: {bad[-1]}" if bad else "")
         rolled = rollback_deployment(run, dep["id"], reason=reason, step="verify", trigger=trigger)
@@ -109,7 +110,7 @@ def settle_inconclusive(run: "Run") -> list[dict[str, Any]]:
     from agent_cli import approvals
 
     done = []
-    for dep in records.deployments(run.state, "status = 'inconclusive' AND kind = 'deploy'"):
+    for dep in deployments.with_status(run.state, "inconclusive", kind="deploy"):
         row = approvals.find(run.state, dep["issue_id"], "verify", ("approved", "rejected", "expired"))
         if row is None or row.get("deployment_id") != dep["id"]:
             continue
@@ -134,8 +135,8 @@ def settle_inconclusive(run: "Run") -> list[dict[str, Any]]:
 def _resolve(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     env = run.settings.environment(dep["env"])
     watch = (datetime.now(timezone.utc) + timedelta(hours=env.post_fix_watch_h)).isoformat()
-    with run.state.transaction() as db:
-        db.execute("UPDATE issues SET resolved_at = ?, watch_until = ? WHERE id = ?", [utcnow(), watch, dep["issue_id"]])
+    with run.state.transaction():
+        deployments.mark_issue_resolved(run.state, dep["issue_id"], resolved_at=utcnow(), watch_until=watch)
         _move(run, dep["issue_id"], "resolved", f"fix verified healthy in production (deployment {dep['id']}); watched until {watch}")
     return {"issue_status": "resolved", "watch_until": watch}
 
