@@ -8,6 +8,7 @@ A shared piece two modules need goes down into a module both import.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import agent_cli
@@ -132,3 +133,41 @@ def test_the_graph_sees_every_kind_of_import() -> None:
 def test_cycles_finds_a_circle_through_others() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
     assert cycles(graph) == [["a", "b", "c"]]
+
+
+# --- SQL lives in agent_cli/store/ (and the schema in agent_cli/state.py) ---------------------------------------------
+
+SQL = re.compile(r"\b(SELECT\b[\s\S]*\bFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX|TRIGGER)|"
+                 r"ALTER\s+TABLE|PRAGMA\s+\w+|BEGIN\s+IMMEDIATE)\b")
+SQL_HOMES = ("agent_cli.store", "agent_cli.state")  # the aggregates' queries; the schema, its migrations and the connection
+
+
+def sql_strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string literal in `path` that reads as SQL (f-strings by their literal parts)."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parts = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}  # read with their f-string
+    for node in ast.walk(tree):
+        if id(node) in parts:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
+            found.append((node.lineno, node.value))
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            if SQL.search(text):
+                found.append((node.lineno, text))
+    return found
+
+
+def test_no_sql_outside_the_store() -> None:
+    offenders = [f"{name}:{line}: {' '.join(text.split())[:80]}"
+                 for name, (path, _) in sorted(modules().items()) if not name.startswith(SQL_HOMES)
+                 for line, text in sql_strings(path)]
+    assert offenders == [], "SQL outside agent_cli/store:\n" + "\n".join(offenders)
+
+
+def test_the_sql_check_sees_sql(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text('A = "SELECT id FROM issues"\nB = f"UPDATE issues SET status = {1}"\nC = "select the best"\n'
+                      'D = "INSERT OR IGNORE INTO x VALUES (1)"\nE = "the issue was updated"\n')
+    assert [line for line, _ in sql_strings(sample)] == [1, 2, 4]
