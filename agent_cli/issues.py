@@ -7,16 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_cli import audit
-from agent_cli.config import SEVERITIES
 from agent_cli.errors import ConfigError
-from agent_cli.state import ISSUE_STATUSES, State
+from agent_cli.state import State
+from agent_cli.store import diagnoses as store_diagnoses
+from agent_cli.store import fixes as store_fixes
 from agent_cli.store import issues as store_issues
 
 _JSON_COLUMNS = {"request_paths", "frames", "request", "affected_files", "adjustments", "culprit", "suspect_commit", "files",
                  "validation", "details", "context", "approval_reasons", "evidence_detail"}
 
 
-def _decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows with their JSON columns (lists and objects) decoded."""
     out = []
     for row in rows:
@@ -27,54 +28,26 @@ def _decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def list_issues(state: State, *, status: str | None = None, severity: str | None = None) -> list[dict[str, Any]]:
-    if status and status not in ISSUE_STATUSES:
-        raise ConfigError(f"--status must be one of {', '.join(ISSUE_STATUSES)}")
-    if severity and severity.upper() not in SEVERITIES:
-        raise ConfigError(f"--severity must be one of {', '.join(SEVERITIES)}")
-    rows = _decoded(store_issues.summaries(state, status=status or None, severity=severity.upper() if severity else None))
-    links = related_of(state, [r["id"] for r in rows])
-    for row in rows:
-        row["related"] = links.get(row["id"], [])  # [{id, kind}]: probe_window | same_throw_site (detect.related)
-    return rows
+def load(state: State, issue_id: int) -> dict[str, Any]:
+    """What the steps work from: the issue's row, its sample events, diagnoses and fix attempts, JSON decoded.
 
-
-def related_of(state: State, issue_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """issue id -> its related issues [{id, kind}] (issue_links, filled by detect.related at scan)."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    for issue_id, related_id, kind in store_issues.links_of(state, issue_ids):
-        out.setdefault(issue_id, []).append({"id": related_id, "kind": kind})
-    return out
-
-
-def related_detail(state: State, issue_id: int) -> list[dict[str, Any]]:
-    """One issue's related issues for `agent show`: kind, when linked, and the other issue's severity, status, title."""
-    return store_issues.related(state, issue_id)
-
-
-def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
-    """The issue's current committed fix, if any (a replaced one is `superseded`)."""
-    return store_issues.committed_fix(state, issue_id)
-
-
-def show_issue(state: State, issue_id: int) -> dict[str, Any]:
+    Not the `agent show` view (agent_cli.views adds deployments, related issues, LLM cost and the audit timeline).
+    """
     found = store_issues.row(state, issue_id)
     if found is None:
         raise ConfigError(f"no issue {issue_id} (see `agent issues`)")
-    issue = _decoded([found])[0]
+    issue = decoded([found])[0]
     issue["auto_fixable"] = bool(issue["auto_fixable"])
-    issue["events"] = _decoded(store_issues.events(state, issue_id))
-    issue["diagnoses"] = _decoded(store_issues.diagnoses_of(state, issue_id))
-    issue["fixes"] = _decoded(store_issues.fixes_of(state, issue_id))
-    issue["deployments"] = _decoded(store_issues.deployments_of(state, issue_id))
-    for dep in issue["deployments"]:
-        dep["baseline"] = json.loads(dep["baseline"]) if isinstance(dep.get("baseline"), str) else dep.get("baseline")
-        dep["samples"] = [{**r, "checks": json.loads(r["checks"] or "[]")} for r in store_issues.deployment_samples(state, dep["id"])]
-    issue["llm"] = store_issues.llm_spend(state, issue_id)
-    issue["related"] = related_detail(state, issue_id)
-    issue["audit"] = [{**r, "details": json.loads(r["details"])} for r in audit.timeline(state, issue_id)]
+    issue["events"] = decoded(store_issues.events(state, issue_id))
+    issue["diagnoses"] = decoded(store_diagnoses.of_issue(state, issue_id))
+    issue["fixes"] = decoded(store_fixes.of_issue(state, issue_id))
     return issue
 
+
+def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
+    """The issue's current committed fix, JSON decoded, or None (a replaced one is `superseded`)."""
+    found = store_fixes.committed(state, issue_id)
+    return decoded([found])[0] if found else None
 
 
 # A person's actions on an issue ------------------------------------------------------------------------

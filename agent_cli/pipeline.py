@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent_cli import approvals, policy
 from agent_cli.controls import pause_state
 from agent_cli.errors import AgentError, PolicyRefused
-from agent_cli.issues import show_issue
+from agent_cli.issues import load
 from agent_cli.release import records
 from agent_cli.store import deployments, fixes
 from agent_cli.store import issues as issue_store
@@ -168,7 +168,7 @@ def _fix(run: "Run", cycle: Cycle) -> None:
     # needs_human is never picked: a person moves it on.
     for issue_id in _issues(run, FIXABLE_BY_RUN):
         try:
-            issue = show_issue(run.state, issue_id)
+            issue = load(run.state, issue_id)
             if not issue["diagnoses"]:
                 continue
             verdict = fix_gate(run, issue)
@@ -199,7 +199,7 @@ def _fix(run: "Run", cycle: Cycle) -> None:
 
 
 def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env: str, cycle: Cycle | None = None) -> policy.Verdict:
-    """`issue` and `fix_row` as `show_issue` reads them (JSON columns decoded)."""
+    """`issue` and `fix_row` as `issues.load` reads them (JSON columns decoded)."""
     from datetime import datetime, timezone
 
     from agent_cli import limits
@@ -227,7 +227,7 @@ def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env:
 def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     from agent_cli.release import deploy
 
-    issue = show_issue(run.state, issue_id)
+    issue = load(run.state, issue_id)
     fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
     if fix_row is None:
         return
@@ -378,7 +378,7 @@ def _notify(run: "Run", cycle: Cycle) -> None:
         issue = None
         if event.get("issue"):
             try:
-                issue = show_issue(run.state, int(event["issue"]))
+                issue = load(run.state, int(event["issue"]))
             except AgentError:
                 issue = None
         key = event.get("key")  # ids only: no log text is stored in the dedupe key; None = notify's own (event, issue)

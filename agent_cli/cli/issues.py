@@ -20,7 +20,7 @@ def issues_command(
     """List issues (no subcommand), or resolve / ignore / unignore one."""
     if ctx.invoked_subcommand is not None:
         return
-    from agent_cli.issues import list_issues
+    from agent_cli.views import list_issues
 
     appctx = app_context(ctx)
     with appctx.state() as state:

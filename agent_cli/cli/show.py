@@ -23,7 +23,7 @@ def show_command(ctx: typer.Context, issue: int = typer.Argument(..., help="Issu
 
     Example: agent show 12
     """
-    from agent_cli.issues import show_issue
+    from agent_cli.views import show_issue
 
     appctx = app_context(ctx)
     with appctx.state() as state:

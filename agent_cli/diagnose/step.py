@@ -11,7 +11,7 @@ from agent_cli.diagnose.offline import analyse
 from agent_cli.diagnose.prompts import SYSTEM, diagnosis_prompt
 from agent_cli.diagnose.suspects import find_suspects
 from agent_cli.errors import ConfigError, StepFailed
-from agent_cli.issues import show_issue
+from agent_cli.issues import load
 from agent_cli.llm import BudgetExceeded, LLMUnavailable, ToolCaller, fall_back, provider_name
 from agent_cli.llm_schema import REPORT_DIAGNOSIS, DiagnosisAnswer
 from agent_cli.redact import redact
@@ -48,7 +48,7 @@ def diagnose(run: Run, issue_ids: list[int] | None = None) -> DiagnoseResult:
     provider = provider_name(run.settings)
     git = _git(run)
     for issue_id in _targets(run, issue_ids):
-        issue = show_issue(run.state, issue_id)
+        issue = load(run.state, issue_id)
         if issue["status"] not in DIAGNOSABLE:
             result.refused.append({"id": issue_id, "reason": f"issue is {issue['status']}; only {', '.join(DIAGNOSABLE)} issues are diagnosed"})
             continue

@@ -22,7 +22,7 @@ from agent_cli.fix.message import commit_message
 from agent_cli.fix.strategies import AttemptFailed, plan_strategies
 from agent_cli.fix.validate import CommandResult
 from agent_cli.gitrepo import GitError, GitRepo, committer_env
-from agent_cli.issues import show_issue
+from agent_cli.issues import load
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.sandbox import sandbox_for
@@ -69,7 +69,7 @@ def check_fix_rate(run: Run) -> None:
 
 def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) -> FixResult:
     settings, state = run.settings, run.state
-    issue = show_issue(state, issue_id)
+    issue = load(state, issue_id)
     # Paused means no model code runs: a dry run asks the model and validates its code too.
     ensure_not_paused(state, "fix")
     if issue["status"] not in FIXABLE or not issue["diagnoses"]:

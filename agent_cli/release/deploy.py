@@ -39,12 +39,12 @@ def _preconditions(run: "Run", issue: dict[str, Any], env_name: str, fix: dict[s
 
 
 def deploy(run: "Run", issue_id: int, env_name: str) -> dict[str, Any]:
-    from agent_cli.issues import committed_fix, show_issue
+    from agent_cli.issues import committed_fix, load
 
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
     ensure_not_paused(state, "deploy")
-    issue = show_issue(state, issue_id)
+    issue = load(state, issue_id)
     fix = committed_fix(state, issue_id)
     _preconditions(run, issue, env_name, fix)
     assert fix is not None

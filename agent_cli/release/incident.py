@@ -52,9 +52,9 @@ def render(dep: dict[str, Any], samples: list[dict[str, Any]], *, issue: dict[st
 def write_incident(run: "Run", dep: dict[str, Any], samples: list[dict[str, Any]], *, reason: str, outcome: str,
                    issue_status: str | None) -> Path:
     """Stored in `incidents` and written to the state directory's reports/."""
-    from agent_cli.issues import show_issue
+    from agent_cli.issues import load
 
-    issue = show_issue(run.state, dep["issue_id"]) if dep.get("issue_id") else None
+    issue = load(run.state, dep["issue_id"]) if dep.get("issue_id") else None
     body = redact(render(dep, samples, issue=issue, reason=reason, outcome=outcome, issue_status=issue_status))
     directory = run.settings.state_path.parent / "reports"
     ensure_private_dir(directory)

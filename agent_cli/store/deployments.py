@@ -39,6 +39,11 @@ def matching(state: State, where: str = "1", params: list[Any] | None = None, *,
     return [_decode(r) for r in state.rows(sql, params or [])]
 
 
+def of_issue(state: State, issue_id: int) -> list[dict[str, Any]]:
+    """The issue's deployments and rollbacks, oldest first (`baseline` and `rollback_of` decoded)."""
+    return matching(state, "issue_id = ?", [issue_id])
+
+
 def active(state: State, env: str | None = None) -> list[dict[str, Any]]:
     """Deployments deploying or monitoring (in `env`, if given), oldest first."""
     if env:

@@ -36,6 +36,11 @@ def latest(state: State, issue_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def of_issue(state: State, issue_id: int) -> list[dict[str, Any]]:
+    """Every diagnosis of the issue, oldest first, as stored."""
+    return state.rows("SELECT * FROM diagnoses WHERE issue_id = ? ORDER BY id", [issue_id])
+
+
 def family_fixed(state: State, issue_id: int, exception_type: str, culprit_path: str | None) -> int:
     """Other issues of the same family (exception type, and culprit file if known) resolved without a rollback."""
     return state.count(

@@ -54,6 +54,11 @@ def committed(state: StateLike, issue_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def of_issue(state: StateLike, issue_id: int) -> list[dict[str, Any]]:
+    """Every attempt for the issue, oldest first, as stored (JSON columns as text)."""
+    return state.rows("SELECT * FROM fixes WHERE issue_id = ? ORDER BY id", [issue_id])
+
+
 def next_attempt_number(state: StateLike, issue_id: int) -> int:
     """The number the issue's next attempt gets (1 for the first)."""
     return state.count("SELECT COALESCE(MAX(attempt), 0) FROM fixes WHERE issue_id = ?", [issue_id]) + 1

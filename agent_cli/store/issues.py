@@ -344,36 +344,3 @@ def probe_window_links(state: State, probes: Sequence[int], touching: Sequence[i
         {"probes": json.dumps(list(probes)), "touched": json.dumps(list(touching))},
     ).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-# what `agent show` reads of the issue's other records ------------------------------------------------------------
-
-
-def diagnoses_of(state: State, issue_id: int) -> list[dict[str, Any]]:
-    return state.rows("SELECT * FROM diagnoses WHERE issue_id = ? ORDER BY id", [issue_id])
-
-
-def fixes_of(state: State, issue_id: int) -> list[dict[str, Any]]:
-    return state.rows("SELECT * FROM fixes WHERE issue_id = ? ORDER BY id", [issue_id])
-
-
-def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
-    """The issue's newest fix with status `committed`: id, branch, sha, base_sha, files (JSON as stored)."""
-    rows = state.rows("SELECT id, branch, sha, base_sha, files FROM fixes WHERE issue_id = ? AND status = 'committed' ORDER BY id DESC LIMIT 1",
-                      [issue_id])
-    return rows[0] if rows else None
-
-
-def deployments_of(state: State, issue_id: int) -> list[dict[str, Any]]:
-    return state.rows("SELECT * FROM deployments WHERE issue_id = ? ORDER BY id", [issue_id])
-
-
-def deployment_samples(state: State, deployment_id: int) -> list[dict[str, Any]]:
-    """A deployment's health samples, oldest first: ts, verdict, checks (JSON as stored)."""
-    return state.rows("SELECT ts, verdict, checks FROM health_samples WHERE deployment_id = ? ORDER BY id", [deployment_id])
-
-
-def llm_spend(state: State, issue_id: int) -> dict[str, Any]:
-    """The model calls made for the issue: calls, usd, tokens."""
-    return state.rows("SELECT COUNT(*) AS calls, COALESCE(SUM(cost_usd), 0) AS usd, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens "
-                      "FROM llm_calls WHERE issue_id = ?", [issue_id])[0]

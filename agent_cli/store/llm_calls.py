@@ -29,6 +29,12 @@ def spent_on_issue(state: State, issue_id: int | None) -> float:
     return float(state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE issue_id = ?", [issue_id]).fetchone()[0])
 
 
+def spend_of_issue(state: State, issue_id: int) -> dict[str, Any]:
+    """The model calls made for the issue: calls, usd, tokens."""
+    return state.rows("SELECT COUNT(*) AS calls, COALESCE(SUM(cost_usd), 0) AS usd, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens "
+                      "FROM llm_calls WHERE issue_id = ?", [issue_id])[0]
+
+
 def spent_since(state: State, since: str) -> float:
     """What the calls since `since` (an ISO-8601 UTC time) cost, in USD."""
     return float(state.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE ts >= ?", [since]).fetchone()[0])
