@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from agent_cli import audit
-from agent_cli.errors import PolicyRefused
 from agent_cli.state import State, utcnow
 
 PAUSE_KEY = "paused"
@@ -36,10 +35,3 @@ def resume(state: State) -> dict[str, Any]:
         state.set_setting(PAUSE_KEY, {"paused": False})
         audit.record(state, step="resume", decision="resumed", reason=f"pause since {current.get('since')} lifted")
     return {"paused": False, "changed": True}
-
-
-def ensure_not_paused(state: State, step: str) -> None:
-    """Steps that change code or environments call this first."""
-    current = pause_state(state)
-    if current.get("paused"):
-        raise PolicyRefused(f"agent is paused ({current.get('reason')}); `agent {step}` changes nothing until `agent resume`", rule="paused")

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import approvals, policy
-from agent_cli.controls import pause_state
+from agent_cli import approvals, gates, policy
 from agent_cli.errors import AgentError, PolicyRefused
 from agent_cli.issues import load
 from agent_cli.release import records
@@ -143,23 +142,10 @@ def _diagnose(run: "Run", cycle: Cycle) -> None:
 
 
 def fix_gate(run: "Run", issue: dict[str, Any]) -> policy.Verdict:
-    from agent_cli import limits
+    """The fix gate in `auto` mode; a rolled-back issue's committed fix is the one that failed, so it is replaced."""
+    from agent_cli.fix.step import fix_verdict
 
-    settings = run.settings
-    diagnosis = issue["diagnoses"][-1] if issue["diagnoses"] else {}
-    used, counts = limits.fixes_last_hour(run.state, settings)
-    fixable = policy.allow("scan.auto_fixable", issue.get("auto_fixable_reason") or "fixable") if issue["auto_fixable"] else policy.Decision(
-        policy.REFUSE, "scan.auto_fixable", f"not auto-fixable: {issue.get('auto_fixable_reason') or 'no in-repo frame'}")
-    band = policy.confidence(diagnosis.get("confidence"), settings.policy)
-    # Building a fix is a branch, not a release: any band at or above approval may build; shipping is gated later.
-    build = band if band.verdict == policy.REFUSE else policy.allow(band.rule, band.reason, **band.numbers)
-    return policy.combine(
-        policy.paused(pause_state(run.state)),
-        policy.never_again(issue["status"]),
-        fixable,
-        build,
-        policy.rate("policy.max_fixes_per_hour", used, settings.policy.max_fixes_per_hour, "fixes committed in the last hour"),
-    )
+    return fix_verdict(run, issue, gates.AUTO, again=issue["status"] == "rolled_back")
 
 
 def _fix(run: "Run", cycle: Cycle) -> None:
@@ -186,7 +172,7 @@ def _fix(run: "Run", cycle: Cycle) -> None:
             from agent_cli.fix import fix
 
             # A rolled-back issue's committed fix is the one that failed: it is replaced.
-            result = fix(run, issue_id, again=issue["status"] == "rolled_back")
+            result = fix(run, issue_id, again=issue["status"] == "rolled_back", mode=gates.AUTO)
             if result.succeeded:
                 cycle.note("fix", issue_id, "fixed", verdict, sha=result.sha, branch=result.branch)
             else:
@@ -198,30 +184,15 @@ def _fix(run: "Run", cycle: Cycle) -> None:
             cycle.fail("fix", issue_id, exc.message)
 
 
-def deploy_gate(run: "Run", issue: dict[str, Any], fix_row: dict[str, Any], env: str, cycle: Cycle | None = None) -> policy.Verdict:
-    """`issue` and `fix_row` as `issues.load` reads them (JSON columns decoded)."""
-    from datetime import datetime, timezone
-
+def deploy_gate(run: "Run", issue: dict[str, Any], env: str, cycle: Cycle | None = None) -> policy.Verdict:
+    """The deploy gate in `auto` mode; the remote's deploy count is fetched once a run."""
     from agent_cli import limits
+    from agent_cli.release.deploy import deploy_facts
 
-    settings = run.settings
-    level = settings.policy.autonomy_level
     if cycle is not None and not cycle.fetched:
-        cycle.remote_deploys, cycle.fetched = limits.remote_deploys_last_day(settings), True
-    used, _ = limits.deploys_last_day(run.state, settings, remote=cycle.remote_deploys if cycle is not None else None)
-    band = policy.confidence(fix_row.get("confidence"), settings.policy)
-    if env != "staging" and band.verdict == policy.NOTIFY:  # its cancel window was waited out before staging
-        band = policy.allow(band.rule, band.reason, **band.numbers)
-    return policy.combine(
-        policy.paused(pause_state(run.state)),
-        policy.autonomy(level, issue["severity"]),
-        policy.affected_users(level, int(issue.get("affected_users") or 0)),
-        band,
-        policy.evidence(fix_row.get("evidence")),
-        policy.files(list(fix_row.get("files") or []), list(fix_row.get("approval_reasons") or []), settings.policy),
-        policy.rate("policy.max_deploys_per_day", used, settings.policy.max_deploys_per_day, "deploys in the last 24 hours"),
-        policy.business_hours(datetime.now(timezone.utc), settings.policy, issue["severity"]),
-    )
+        cycle.remote_deploys, cycle.fetched = limits.remote_deploys_last_day(run.settings), True
+    remote = cycle.remote_deploys if cycle is not None else None
+    return gates.deploy_gate(deploy_facts(run, issue, env, remote_deploys=remote), run.settings.policy, gates.AUTO)
 
 
 def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
@@ -231,7 +202,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
     if fix_row is None:
         return
-    verdict = deploy_gate(run, issue, fix_row, env, cycle)
+    verdict = deploy_gate(run, issue, env, cycle)
     gate = f"deploy:{env}"
     approved = None
     if verdict.verdict == policy.APPROVAL:
@@ -253,7 +224,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     if approved is not None:
         approvals.consume(run.state, issue_id, gate, run_id=run.run_id)
     try:
-        result = deploy(run, issue_id, env)
+        result = deploy(run, issue_id, env, mode=gates.AUTO, verdict=verdict)
     except PolicyRefused as exc:
         cycle.note("deploy", issue_id, f"not deployed to {env}", policy.Decision(policy.REFUSE, exc.rule, exc.message))
         return

@@ -13,17 +13,31 @@ def deploy_command(
     ctx: typer.Context,
     issue: int = typer.Argument(..., help="Issue id."),
     env: str = typer.Option("staging", "--env", help="staging or production."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Evaluate the deploy gate and print every rule's decision; change nothing."),
 ) -> None:
     """Ship the issue's fix to an environment: merge, push, deploy_command, status_command; then `agent verify` watches it.
 
-    Example: agent deploy 12 --env staging
+    A person's deploy passes the rules a person may override (see README: the gates); the rest still hold.
+
+    Example: agent deploy 12 --env staging --dry-run
     """
     from agent_cli.release import deploy
+    from agent_cli.release.deploy import deploy_decision
 
     appctx = app_context(ctx)
     with appctx.locked_run("deploy") as run:
+        if dry_run:
+            verdict = deploy_decision(run, issue, env).as_dict()
+            appctx.out.result({"dry_run": True, "issue": issue, "env": env, **verdict}, lambda: _render_verdict(appctx.out, verdict))
+            return
         result = deploy(run, issue, env)
     appctx.out.result(result, lambda: _render(appctx.out, result))
+
+
+def _render_verdict(out: Output, v: dict[str, Any]) -> None:
+    out.line(f"would {'deploy' if v['verdict'] in ('allow', 'notify') else 'not deploy'}: {v['verdict']} ({v['rule']}: {v['reason']})")
+    for d in v["decisions"]:
+        out.line(f"  {d['verdict']:8} {d['rule']}: {d['reason']}")
 
 
 def _render(out: Output, r: dict[str, Any]) -> None:

@@ -22,18 +22,13 @@ def rollback_command(
 
     Example: agent rollback --env production --force --reason "checkout errors"
     """
-    from agent_cli.controls import ensure_not_paused
+    from agent_cli.gates import FORCED, MANUAL
     from agent_cli.release import rollback
 
     appctx = app_context(ctx)
     # An incident responder's forced rollback queues behind a running cycle instead of failing with 75.
     with appctx.locked_run("rollback", lock_timeout=lock_timeout if force else 0) as run:
-        if not force:
-            ensure_not_paused(run.state, "rollback")
-        else:
-            run.audit(step="rollback", decision="forced", reason=f"--force on {env}: pause and policy skipped; {reason or 'no reason given'}",
-                      details={"env": env, "to": to})
-        result = rollback(run, env, to=to, reason=reason, strategy=strategy)
+        result = rollback(run, env, to=to, reason=reason, strategy=strategy, mode=FORCED if force else MANUAL)
     appctx.out.result(result, lambda: _render(appctx.out, result))
 
 

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_cli import limits, policy
-from agent_cli.controls import ensure_not_paused
+from agent_cli import gates, limits, policy
+from agent_cli.controls import pause_state
 from agent_cli.errors import AgentError, PolicyRefused
 from agent_cli.fix import integrity, worktree
 from agent_cli.fix.attempt import Attempt, Built, Workspace, build
@@ -29,8 +29,6 @@ from agent_cli.sandbox import sandbox_for
 from agent_cli.state import utcnow
 from agent_cli.store import fixes
 from agent_cli.transitions import move
-
-FIXABLE = ("diagnosed", "fix_ready", "needs_human", "rolled_back")
 
 
 @dataclass
@@ -60,33 +58,37 @@ class FixResult:
                 "stopped": self.stopped, "sandbox": self.sandbox, "kept": self.kept, "attempts": [a.as_dict() for a in self.attempts]}
 
 
-def check_fix_rate(run: Run) -> None:
-    used, _ = limits.fixes_last_hour(run.state, run.settings)
-    policy.rate("policy.max_fixes_per_hour", used, run.settings.policy.max_fixes_per_hour, "fixes committed in the last hour").enforce()
+def fix_facts(run: Run, issue: dict[str, Any], *, again: bool = False, dry_run: bool = False) -> gates.FixFacts:
+    """What the fix gate decides on, for `issue` as `issues.load` reads it."""
+    diagnosis = issue["diagnoses"][-1] if issue["diagnoses"] else {}
+    existing = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
+    used = None if dry_run else limits.fixes_last_hour(run.state, run.settings)[0]
+    return gates.FixFacts(
+        issue_id=issue["id"], status=issue["status"], paused=pause_state(run.state), auto_fixable=bool(issue["auto_fixable"]),
+        auto_fixable_reason=issue.get("auto_fixable_reason") or "", confidence=diagnosis.get("confidence"), fixes_last_hour=used,
+        has_fix=existing is not None, existing_branch=(existing or {}).get("branch") or "", again=again, diagnosed=bool(issue["diagnoses"]),
+        validation_commands=bool(run.settings.validate_.commands), dry_run=dry_run,
+    )
+
+
+def fix_verdict(run: Run, issue: dict[str, Any], mode: str, *, again: bool = False, dry_run: bool = False) -> policy.Verdict:
+    return gates.fix_gate(fix_facts(run, issue, again=again, dry_run=dry_run), run.settings.policy, mode)
 
 
 # --- the step ------------------------------------------------------------------------------------
 
-def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False) -> FixResult:
+def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False, mode: str = gates.MANUAL) -> FixResult:
+    """Build a fix for the issue, as the fix gate allows in `mode` (a person's command by default; `agent run` passes auto).
+
+    Paused means no model code runs: a dry run asks the model and validates its code too, so the gate holds for it.
+    """
     settings, state = run.settings, run.state
     issue = load(state, issue_id)
-    # Paused means no model code runs: a dry run asks the model and validates its code too.
-    ensure_not_paused(state, "fix")
-    if issue["status"] not in FIXABLE or not issue["diagnoses"]:
-        raise PolicyRefused(f"issue {issue_id} is {issue['status']}; `agent fix` needs a diagnosed issue", rule="issue.status")
+    verdict = fix_verdict(run, issue, mode, again=again, dry_run=dry_run)
+    if not verdict.decision.passes:
+        raise PolicyRefused(verdict.decision.reason, rule=verdict.decision.rule)
     existing = fixes.committed(state, issue_id)
-    if existing and not (again or dry_run):
-        raise PolicyRefused(f"issue {issue_id} already has a fix on branch {existing['branch']}; `agent fix {issue_id} --again` replaces it",
-                            rule="fix.exists")
     diagnosis = issue["diagnoses"][-1]
-    band = policy.confidence(diagnosis.get("confidence"), settings.policy)
-    if band.verdict == policy.REFUSE:  # below the approval band: escalate to a person, no fix
-        band.enforce()
-    if not dry_run:
-        check_fix_rate(run)
-        if not settings.validate_.commands:
-            # Nothing would check the change: never commit an unvalidated fix.
-            raise PolicyRefused("no validation commands are configured", rule="validate.commands")
     box = sandbox_for(settings)
     git = GitRepo(settings.repo_path)
     cleanup(run, git)

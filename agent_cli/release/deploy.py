@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import transitions
-from agent_cli.controls import ensure_not_paused
+from agent_cli import gates, limits, policy, transitions
+from agent_cli.controls import pause_state
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo, committer_env
 from agent_cli.release import branch, measure, records, shell
 from agent_cli.release.states import move_deployment
 from agent_cli.state import utcnow
+from agent_cli.store import deployments as store_deployments
 
 if TYPE_CHECKING:
     from agent_cli.runner import Run
@@ -21,33 +23,54 @@ _STATUS_POLL_S = 1.0
 _FROM = {"staging": ("fix_ready",), "production": ("staging", "fix_ready")}
 
 
-def _preconditions(run: "Run", issue: dict[str, Any], env_name: str, fix: dict[str, Any] | None) -> None:
+def deploy_facts(run: "Run", issue: dict[str, Any], env_name: str, *, remote_deploys: int | None = None) -> gates.DeployFacts:
+    """What the deploy gate decides on, for `issue` as `issues.load` reads it. `remote_deploys`: a count fetched this run."""
     settings, state = run.settings, run.state
-    if fix is None:
-        raise PolicyRefused(f"issue {issue['id']} has no committed fix (run `agent fix {issue['id']}`)", rule="deploy.fix")
+    fix = committed_of(issue)
+    used, _ = limits.deploys_last_day(state, settings, remote=remote_deploys)
     busy = records.active(state, env_name)
-    if busy:
-        raise PolicyRefused(f"deployment {busy[0]['id']} to {env_name} is still {busy[0]['status']}; one at a time per environment",
-                            rule="deploy.env_busy")
-    allowed = _FROM.get(env_name, ("fix_ready", "staging"))
-    if issue["status"] not in allowed:
-        raise PolicyRefused(f"issue {issue['id']} is {issue['status']}; a deploy to {env_name} needs {' or '.join(allowed)}", rule="deploy.issue_status")
-    if env_name != "staging" and "staging" in settings.environments:
-        healthy = records.deployments(state, "issue_id = ? AND env = 'staging' AND fix_sha = ? AND status = 'healthy'", [issue["id"], fix["sha"]])
-        if not healthy:
-            raise PolicyRefused(f"fix {fix['sha'][:12]} of issue {issue['id']} has not been verified healthy on staging", rule="deploy.staging_first")
+    staging_required = env_name != "staging" and "staging" in settings.environments
+    return gates.DeployFacts(
+        issue_id=issue["id"], env=env_name, level=settings.policy.autonomy_level, severity=issue["severity"], status=issue["status"],
+        paused=pause_state(state), affected_users=int(issue.get("affected_users") or 0), confidence=(fix or {}).get("confidence"),
+        evidence=(fix or {}).get("evidence"), files=list((fix or {}).get("files") or []),
+        approval_reasons=list((fix or {}).get("approval_reasons") or []), deploys_last_day=used, now=datetime.now(timezone.utc),
+        has_fix=fix is not None, fix_sha=(fix or {}).get("sha") or "",
+        busy=f"deployment {busy[0]['id']} to {env_name} is still {busy[0]['status']}" if busy else "",
+        staging_required=staging_required,
+        staging_healthy=bool(fix and staging_required and store_deployments.healthy_on_staging(state, issue["id"], fix["sha"])),
+        allowed_statuses=_FROM.get(env_name, ("fix_ready", "staging")),
+    )
 
 
-def deploy(run: "Run", issue_id: int, env_name: str) -> dict[str, Any]:
-    from agent_cli.issues import committed_fix, load
+def committed_of(issue: dict[str, Any]) -> dict[str, Any] | None:
+    """The issue's current committed fix among its loaded attempts (a replaced one is `superseded`)."""
+    return next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
+
+
+def deploy_decision(run: "Run", issue_id: int, env_name: str, mode: str = gates.MANUAL) -> policy.Verdict:
+    """The deploy gate's verdict over every rule, deciding nothing (`agent deploy --dry-run`)."""
+    from agent_cli.issues import load
+
+    run.settings.environment(env_name)
+    return gates.deploy_gate(deploy_facts(run, load(run.state, issue_id), env_name), run.settings.policy, mode)
+
+
+def deploy(run: "Run", issue_id: int, env_name: str, *, mode: str = gates.MANUAL, verdict: policy.Verdict | None = None) -> dict[str, Any]:
+    """Ship the issue's committed fix to `env_name`, as the deploy gate allows in `mode` (a person's command by default).
+
+    `agent run` evaluates the gate itself (it files approvals and waits out cancel windows) and passes its `verdict`.
+    """
+    from agent_cli.issues import load
 
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
-    ensure_not_paused(state, "deploy")
     issue = load(state, issue_id)
-    fix = committed_fix(state, issue_id)
-    _preconditions(run, issue, env_name, fix)
-    assert fix is not None
+    verdict = verdict or deploy_decision(run, issue_id, env_name, mode)
+    if not verdict.decision.passes:
+        raise PolicyRefused(verdict.decision.reason, rule=verdict.decision.rule)
+    fix = committed_of(issue)
+    assert fix is not None  # the gate's deploy.fix
     git = GitRepo(settings.repo_path)
     previous = branch.head(git, env)
     if previous is None:
@@ -166,7 +189,7 @@ def reconcile(run: "Run") -> list[dict[str, Any]]:
     reverted (the deploy never finished, so git must not say it did); each is failed with the reason, audited."""
     settings, state = run.settings, run.state
     repaired = []
-    for dep in records.deployments(state, "status = 'deploying' AND kind = 'deploy'"):
+    for dep in store_deployments.with_status(state, "deploying", kind="deploy"):
         env = settings.environments.get(dep["env"])
         why = "interrupted: the run that started it ended before it was live"
         if env is not None and dep["previous_sha"]:

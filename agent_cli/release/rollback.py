@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import transitions
+from agent_cli import gates, transitions
+from agent_cli.controls import pause_state
 from agent_cli.errors import ConfigError, PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo
 from agent_cli.release import branch, measure, shell
@@ -113,12 +114,21 @@ def last_deployment(run: "Run", env_name: str) -> dict[str, Any] | None:
     return deployments.last_deployed(run.state, env_name)
 
 
-def rollback(run: "Run", env_name: str, *, to: str | None = None, reason: str = "", strategy: str = "revert") -> dict[str, Any]:
-    """A responder's rollback: the last agent deployment in `env_name`, or every commit after `to`."""
+def rollback(run: "Run", env_name: str, *, to: str | None = None, reason: str = "", strategy: str = "revert",
+             mode: str = gates.MANUAL) -> dict[str, Any]:
+    """A responder's rollback: the last agent deployment in `env_name`, or every commit after `to`, as the rollback gate
+    allows in `mode` (`forced`: `--force`, which passes the kill switch, never the lock or the audit)."""
     run.settings.environment(env_name)  # a usage error for an unknown environment, before anything is looked at
     if strategy not in ("revert", "reset"):
         raise ConfigError("--strategy must be revert or reset")
+    verdict = gates.rollback_gate(gates.RollbackFacts(paused=pause_state(run.state)), mode)
+    if not verdict.decision.passes:
+        raise PolicyRefused(f"{verdict.decision.reason}; `agent rollback` changes nothing until `agent resume` (or --force)",
+                            rule=verdict.decision.rule)
     why = reason or "rollback asked for by a person"
+    if mode == gates.FORCED:
+        run.audit(step="rollback", decision="forced", reason=f"--force on {env_name}: {'; '.join(d.reason for d in verdict.all)}; {why}",
+                  details={"env": env_name, "to": to, "decisions": [d.as_dict() for d in verdict.all]})
     if to is None:
         dep = last_deployment(run, env_name)
         if dep is None:
