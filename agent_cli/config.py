@@ -551,7 +551,6 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
 
     Raises ConfigError with one line naming the key and the file (or the variable). The model is checked
     against the catalog (retired on `today`, unknown and unpriced) when the Anthropic provider would call it.
-    Sets the process-wide git timeout (`agent_cli.gitrepo.configure`) from `[agent] git_timeout_s`.
     """
     config_path = config_path.expanduser().absolute()
     data = read_toml(config_path)
@@ -583,9 +582,6 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
             raise ConfigError(f"{config_path}: agent.repo: repository {repo} does not exist")
         if not (repo / ".git").exists():
             raise ConfigError(f"{config_path}: agent.repo: {repo} is not a git repository")
-    from agent_cli import gitrepo
-
-    gitrepo.configure(settings.agent.git_timeout_s)
     return settings
 
 

@@ -2,8 +2,8 @@
 
 Each call is a `git` subprocess that cannot hang the agent or wait for a person:
 
-- a timeout (`[agent] git_timeout_s`, set once per process by `configure`, which
-  `load_settings` calls; `GitRepo(path, timeout_s=...)` overrides it), after
+- a timeout (`[agent] git_timeout_s`, given to each `GitRepo`: `GitRepo.of(settings)`; never
+  a process-wide setting, so two configurations in one process do not share one), after
   which git and everything it started (git-remote-http, ssh) is stopped as one
   process group (SIGTERM, so git removes its lock files, then SIGKILL);
 - no terminal: git runs in a session of its own with stdin closed, and with
@@ -36,7 +36,6 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 
 DEFAULT_TIMEOUT_S = 120.0
 _TERM_GRACE_S = 2.0
-_timeout_s = DEFAULT_TIMEOUT_S
 
 # What `git rev-parse --local-env-vars` lists as locating a repository: inherited, they would redirect our calls.
 _LOCATION_VARS = (
@@ -59,18 +58,6 @@ NON_INTERACTIVE = {
 _NETWORK_VERBS = {"fetch", "push", "pull", "ls-remote", "clone", "remote", "submodule"}
 _BOILERPLATE = {"Please make sure you have the correct access rights", "and the repository exists."}
 _URL_CREDENTIALS = re.compile(r"(://)[^/\s@]+@")
-
-
-def configure(timeout_s: float) -> None:
-    """The timeout of every git call in this process that does not pass its own."""
-    global _timeout_s
-    if not timeout_s > 0:
-        raise ValueError(f"git timeout must be positive, not {timeout_s!r}")
-    _timeout_s = float(timeout_s)
-
-
-def default_timeout() -> float:
-    return _timeout_s
 
 
 class GitError(StepFailed):
@@ -174,8 +161,9 @@ _UNSET: Any = object()
 
 
 class GitRepo:
-    def __init__(self, path: Path, timeout_s: float | None = None) -> None:
-        """`path`: a work tree (its `.git` a directory or a worktree's file) or a bare repository."""
+    def __init__(self, path: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        """`path`: a work tree (its `.git` a directory or a worktree's file) or a bare repository; every call is killed
+        (with its children) after `timeout_s`."""
         self.path = Path(path)
         self.timeout_s = timeout_s
         self._ssh: Any = _UNSET
@@ -184,9 +172,14 @@ class GitRepo:
         if not ((self.path / ".git").exists() or ((self.path / "HEAD").is_file() and (self.path / "objects").is_dir())):
             raise GitError(f"{path} is not a git repository")
 
+    @classmethod
+    def of(cls, settings: Any) -> "GitRepo":
+        """The application's repository, with `[agent] git_timeout_s` on every call (no process-wide setting)."""
+        return cls(settings.repo_path, settings.agent.git_timeout_s)
+
     @property
     def timeout(self) -> float:
-        return self.timeout_s if self.timeout_s is not None else _timeout_s
+        return self.timeout_s
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> str:
         """`git <args>` in the repository; its stdout. Raises GitError naming the command, with git's own message."""

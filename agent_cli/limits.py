@@ -46,7 +46,7 @@ def remote_deploys_last_day(settings: "Settings", git: GitRepo | None = None) ->
     """Agent deploys in the last 24 hours on the environment branches (fetched), rollbacks not counted."""
     since = _since(24)
     try:
-        git = git or GitRepo(settings.repo_path)
+        git = git or GitRepo.of(settings)
         return sum(1 for ref in _remote_refs(git, settings) for m in _agent_commits(git, ref, since) if "Agent-Rollback-Of:" not in m)
     except GitError:
         return None
@@ -70,7 +70,7 @@ def fixes_last_hour(state: "State", settings: "Settings", git: GitRepo | None = 
         local = None
     remote: int | None = None
     try:
-        git = git or GitRepo(settings.repo_path)
+        git = git or GitRepo.of(settings)
         out = git.run("for-each-ref", "--format=%(committerdate:iso-strict)", "refs/heads/agent/")
         remote = sum(1 for line in out.split() if line and datetime.fromisoformat(line) >= since)
     except (GitError, ValueError):

@@ -87,7 +87,7 @@ def _reconcile(run: "Run", cycle: Cycle) -> None:
     from agent_cli.gitrepo import GitRepo
     from agent_cli.release.deploy import reconcile
 
-    for item in cleanup(run, GitRepo(run.settings.repo_path)):
+    for item in cleanup(run, GitRepo.of(run.settings)):
         cycle.note("reconcile", None, "cleaned", reason=item)
     for repaired in reconcile(run):
         cycle.note("reconcile", None, "repaired", reason=repaired["reason"], deployment=repaired["deployment"])

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import BaseModel
 
-from agent_cli import gitrepo
 from agent_cli.config import Settings, _is_scalar, env_overrides, load_settings
 from agent_cli.errors import ConfigError
+from agent_cli.gitrepo import GitRepo
 from tests.conftest import Project
-
-
-@pytest.fixture(autouse=True)
-def _restore_git_timeout() -> Iterator[None]:
-    before = gitrepo.default_timeout()
-    yield
-    gitrepo.configure(before)
 
 
 def load(project: Project, monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -69,7 +60,7 @@ def test_values_from_the_environment_override_the_file(project: Project, monkeyp
     assert settings.environments["production"].monitor_s == 1800  # the file's table, untouched
     assert [r.pattern for r in settings.severity.rules] == ["boom"]
     assert settings.notify.slack_webhook_url.get_secret_value() == "https://hooks.example.invalid/x"
-    assert gitrepo.default_timeout() == 30  # the loaded settings set the git timeout
+    assert GitRepo.of(settings).timeout == 30  # the repository the settings name takes their git timeout
 
 
 def test_the_environment_reaches_the_cli_in_process(project: Project) -> None:

@@ -16,18 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_cli import gitrepo
+from agent_cli.config import load_settings
 from agent_cli.gitrepo import GitError, GitRepo
 from tests.conftest import Project, git
 from tests.test_fix import diagnosed
-
-
-@pytest.fixture(autouse=True)
-def _restore_git_timeout() -> Iterator[None]:
-    # load_settings sets the process-wide git timeout; no test here may leave another one behind.
-    before = gitrepo.default_timeout()
-    yield
-    gitrepo.configure(before)
 
 
 class HungServer:
@@ -141,12 +133,17 @@ def test_a_timed_out_git_is_asked_to_clean_up_before_it_is_killed(local: Path, t
     assert marker.read_text() == "term\n"
 
 
-def test_configure_sets_the_default_timeout_of_every_repo(local: Path, hung: HungServer) -> None:
+def test_each_configuration_keeps_its_own_git_timeout(local: Path, hung: HungServer, tmp_path: Path) -> None:
+    """No process-wide timeout: loading a second configuration does not change the first one's (it used to)."""
     git(local, "remote", "add", "origin", hung.url)
-    repo = GitRepo(local)  # constructed before: the timeout is read at each call
-    gitrepo.configure(1.5)
+    quick, patient = tmp_path / "quick.toml", tmp_path / "patient.toml"
+    quick.write_text(f'[agent]\nrepo = "{local}"\ngit_timeout_s = 1.5\n')
+    patient.write_text(f'[agent]\nrepo = "{local}"\ngit_timeout_s = 600\n')
+    first = load_settings(quick)
+    second = load_settings(patient)
+    assert GitRepo.of(second).timeout == 600
     with pytest.raises(GitError, match=r"^git ls-remote timed out after 1.5s$"):
-        repo.run("ls-remote", "origin")
+        GitRepo.of(first).run("ls-remote", "origin")
     assert no_git_process_left(hung.port)
 
 
@@ -285,15 +282,15 @@ def test_not_a_repository(tmp_path: Path) -> None:
 def test_the_checkout_fingerprint_uses_the_same_git_and_fails_loudly(local: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from agent_cli.fix import integrity
 
-    before = integrity.fingerprint(local)
+    before = integrity.fingerprint(GitRepo(local))
     assert before["HEAD"].endswith(" refs/heads/main")
     git(local, "checkout", "-q", "--detach")
-    assert "HEAD changed" in integrity.changes(before, integrity.fingerprint(local))
+    assert "HEAD changed" in integrity.changes(before, integrity.fingerprint(GitRepo(local)))
     # A fingerprint git could not take must not compare equal to another one it could not take either.
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(GitError, match="git is not installed"):
-        integrity.fingerprint(local)
+        integrity.fingerprint(GitRepo(local, timeout_s=1))
 
 
 # --- through the CLI -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _git(run: Run) -> Any:
     from agent_cli.gitrepo import GitError, GitRepo
 
     try:
-        return GitRepo(run.settings.repo_path)
+        return GitRepo.of(run.settings)
     except GitError:
         return None
 

@@ -39,9 +39,9 @@ def _files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
 
 
-def fingerprint(repo: Path) -> Fingerprint:
-    """Raises GitError when git cannot answer (timed out, not installed, not a repository)."""
-    git = GitRepo(repo)
+def fingerprint(git: GitRepo) -> Fingerprint:
+    """Of the checkout `git` works in. Raises GitError when git cannot answer (timed out, not installed, not a repository)."""
+    repo = git.path
     # One call: the common git dir, HEAD's commit and what HEAD is ("HEAD" itself when detached).
     common_dir, head, head_ref = (_git(git, "rev-parse", "--path-format=absolute", "--git-common-dir", "HEAD", "--symbolic-full-name", "HEAD")
                                   .splitlines() + ["", "", ""])[:3]

@@ -90,7 +90,7 @@ def fix(run: Run, issue_id: int, *, dry_run: bool = False, again: bool = False, 
     existing = fixes.committed(state, issue_id)
     diagnosis = issue["diagnoses"][-1]
     box = sandbox_for(settings)
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     cleanup(run, git)
     base_name, base_sha = worktree.base_ref(git, settings)
     plan = plan_strategies(settings, diagnosis, llm_down=run.llm_down is not None)
@@ -150,7 +150,7 @@ def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagno
     built: Built | None = None
     checkout_before: integrity.Fingerprint | None = None
     try:
-        checkout_before = integrity.fingerprint(settings.repo_path)
+        checkout_before = integrity.fingerprint(git)
         wt = worktree.add(git, wt_path, base_sha)
         ws = Workspace(run, box, git, wt, wt_path, base_sha, fix_id)
         built = build(ws, issue, diagnosis, strategy, feedback, attempt, whole=whole)
@@ -184,7 +184,7 @@ def _run_attempt(run: Run, box: Any, git: GitRepo, issue: dict[str, Any], diagno
 def _checkout_violation(run: Run, issue_id: int, attempt: Attempt, before: integrity.Fingerprint) -> AttemptFailed | None:
     """The refusal (which also stops further attempts) if anything in the user's checkout changed during the attempt."""
     try:
-        after = integrity.fingerprint(run.settings.repo_path)
+        after = integrity.fingerprint(GitRepo.of(run.settings))
     except GitError as exc:  # a check that cannot run refuses, never passes
         return AttemptFailed("failed", [f"integrity check could not run: {exc.message}"], final=True)
     changed = integrity.changes(before, after)
@@ -235,7 +235,7 @@ def _finish(run: Run, issue: dict[str, Any], result: FixResult, existing: dict[s
         with run.state.transaction():
             if existing:  # --again succeeded: the new fix replaces the old one
                 fixes.supersede(run.state, existing["id"], f"replaced by {result.branch}")
-                worktree.delete_branch(GitRepo(run.settings.repo_path), existing["branch"])
+                worktree.delete_branch(GitRepo.of(run.settings), existing["branch"])
             move(run.state, issue_id, "fix_ready", step="fix", reason=f"branch {result.branch} at {result.sha}", run_id=run.run_id)
         return
     why = result.stopped or f"{len(result.attempts)} attempt(s) failed"

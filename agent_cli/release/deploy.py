@@ -71,7 +71,7 @@ def deploy(run: "Run", issue_id: int, env_name: str, *, mode: str = gates.MANUAL
         raise PolicyRefused(verdict.decision.reason, rule=verdict.decision.rule)
     fix = committed_of(issue)
     assert fix is not None  # the gate's deploy.fix
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     previous = branch.head(git, env)
     if previous is None:
         raise StepFailed(f"deploy: {env.remote} has no branch {env.branch} (create it first; the agent never makes an environment branch)")
@@ -110,7 +110,7 @@ def _merge(settings: Any, issue: dict[str, Any], fix_sha: str, env_name: str) ->
 def _ship(run: "Run", dep_id: int, issue: dict[str, Any], fix: dict[str, Any], env_name: str) -> dict[str, Any]:
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     started = time.monotonic()
     pushed = branch.push_change(settings, git, env, _merge(settings, issue, fix["sha"], env_name), what="deploy")
     records.update(state, dep_id, sha=pushed.sha, previous_sha=pushed.head_before)
@@ -161,7 +161,7 @@ def _undo(run: "Run", dep_id: int, pushed: branch.Pushed, env_name: str, why: st
     """The branch put back as it was, by a revert pushed forward, so git says what the environment should run."""
     settings = run.settings
     env = settings.environment(env_name)
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     shas = branch.deployed_commits(git, pushed.head_before, pushed.sha)
     message = branch.revert_message(f"Revert failed deployment {dep_id} to {env_name}", why, shas, env_name)
     try:
@@ -193,7 +193,7 @@ def reconcile(run: "Run") -> list[dict[str, Any]]:
         env = settings.environments.get(dep["env"])
         why = "interrupted: the run that started it ended before it was live"
         if env is not None and dep["previous_sha"]:
-            git = GitRepo(settings.repo_path)
+            git = GitRepo.of(settings)
             try:
                 head = branch.head(git, env)
                 deployed = dep["sha"]

@@ -53,7 +53,7 @@ def rollback_deployment(run: "Run", deployment_id: int, *, reason: str, step: st
     settings, state = run.settings, run.state
     dep = deployments.get(state, deployment_id)
     env = settings.environment(dep["env"])
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     if not dep["sha"] or not dep["previous_sha"]:
         raise StepFailed(f"deployment {deployment_id} has no previous head to go back to")
     shas = branch.deployed_commits(git, dep["previous_sha"], dep["sha"])
@@ -143,7 +143,7 @@ def rollback(run: "Run", env_name: str, *, to: str | None = None, reason: str = 
 def _rollback_to(run: "Run", env_name: str, ref: str, reason: str, strategy: str) -> dict[str, Any]:
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
-    git = GitRepo(settings.repo_path)
+    git = GitRepo.of(settings)
     current = branch.head(git, env)
     if current is None:
         raise StepFailed(f"rollback: {env.remote} has no branch {env.branch}")
