@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import audit
+from agent_cli import audit, outbox
 from agent_cli.errors import ConfigError, PolicyRefused
 from agent_cli.state import utcnow
 from agent_cli.store import approvals as store
@@ -49,6 +49,9 @@ def request(state: "State", *, issue_id: int | None, gate: str, reason: str, det
                                    details=json.dumps(details, default=str), deployment_id=deployment_id)
         audit.record(state, step="approvals", decision="approval-requested", issue_id=issue_id, run_id=run_id, reason=f"{gate}: {reason}"[:1000],
                      details={"approval": approval_id, "gate": gate, "expires_at": expires, **details})
+        title = f"approval {approval_id}: {gate}" + (f" for issue {issue_id}" if issue_id else "")
+        outbox.record(state, "approval_needed", issue_id=issue_id, title=title, message=f"approval {approval_id} ({gate}): {reason}"[:1000],
+                      key=f"approval:{approval_id}", run_id=run_id)
     return get(state, approval_id), True
 
 

@@ -31,7 +31,8 @@ class Cycle:
     dry_run: bool
     actions: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    notified: list[dict[str, Any]] = field(default_factory=list)  # what the outbox sent this run
+    run_events: list[tuple[str, int | None, str, str]] = field(default_factory=list)  # the run's own troubles: (event, issue, title, message)
     warnings: list[str] = field(default_factory=list)  # said, not failures (a model retiring soon, the LLM degraded)
     remote_deploys: int | None = None  # agent deploys on the remote in the last day: fetched once a run, counted up as it deploys
     fetched: bool = False
@@ -45,11 +46,11 @@ class Cycle:
     def fail(self, step: str, issue: int | None, message: str) -> None:
         self.failures.append(f"{step}" + (f" issue {issue}" if issue else "") + f": {message}")
         self.note(step, issue, "failed", error=message)
-        self.events.append({"event": "failed", "issue": issue, "title": f"{step} failed", "message": message, "key": None})
+        self.run_events.append(("failed", issue, f"{step} failed", message))
 
     def as_dict(self) -> dict[str, Any]:
         return {"level": self.level, "dry_run": self.dry_run, "actions": self.actions, "failures": self.failures,
-                "warnings": self.warnings, "notified": [e for e in self.events if e.get("sent")]}
+                "warnings": self.warnings, "notified": [e for e in self.notified if e.get("sent")]}
 
 
 def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) -> Cycle:
@@ -91,8 +92,7 @@ def _reconcile(run: "Run", cycle: Cycle) -> None:
         cycle.note("reconcile", None, "cleaned", reason=item)
     for repaired in reconcile(run):
         cycle.note("reconcile", None, "repaired", reason=repaired["reason"], deployment=repaired["deployment"])
-        cycle.events.append({"event": "agent_trouble", "issue": None, "title": "interrupted deployment repaired", "message": repaired["reason"],
-                             "key": f"repaired:{repaired['deployment']}"})
+        cycle.run_events.append(("agent_trouble", None, "interrupted deployment repaired", repaired["reason"]))
 
 
 def _scan(run: "Run", cycle: Cycle) -> None:
@@ -100,14 +100,9 @@ def _scan(run: "Run", cycle: Cycle) -> None:
         cycle.note("scan", None, "skipped", reason="dry run: no cursor moves")
         return
     from agent_cli.detect import scan
-    from agent_cli.notify import should_notify_detected
 
-    result = scan(run)
+    result = scan(run)  # new issues are in the outbox (agent_cli.outbox), as from any scan
     cycle.note("scan", None, "scanned", events=result.events, new_issues=len(result.new_issues), regressions=len(result.regressions))
-    for issue in result.new_issues:
-        if should_notify_detected(run.settings, issue["severity"]):
-            cycle.events.append({"event": "issue_detected", "issue": issue["id"], "title": f"{issue['severity']} {issue['title']}",
-                                 "message": f"new issue {issue['id']} ({issue['severity']})", "key": f"detected:{issue['id']}"})
 
 
 def _issues(run: "Run", statuses: tuple[str, ...]) -> list[int]:
@@ -163,8 +158,6 @@ def _fix(run: "Run", cycle: Cycle) -> None:
                 if verdict.decision.rule == "policy.min_confidence_approval" and not cycle.dry_run:
                     transitions.move(run.state, issue_id, "needs_human", step="run", run_id=run.run_id, reason=verdict.decision.reason,
                                      details={"rule": verdict.decision.rule})
-                    cycle.events.append({"event": "needs_human", "issue": issue_id, "title": issue["title"], "message": verdict.decision.reason,
-                                         "key": f"needs_human:{issue_id}:{verdict.decision.rule}"})
                 continue
             if cycle.dry_run:
                 cycle.note("fix", issue_id, "would fix", verdict)
@@ -234,8 +227,6 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     cycle.note("deploy", issue_id, f"deployed to {env}", verdict, deployment=result["deployment"], sha=result["sha"])
     if cycle.remote_deploys is not None:
         cycle.remote_deploys += 1
-    cycle.events.append({"event": "deployed", "issue": issue_id, "title": issue["title"],
-                         "message": f"issue {issue_id} fix {result['sha'][:12]} deployed to {env}; watching", "key": f"deployed:{result['deployment']}"})
 
 
 def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: policy.Verdict, fix_row: dict[str, Any]) -> None:
@@ -250,9 +241,6 @@ def _ask(run: "Run", cycle: Cycle, issue: dict[str, Any], gate: str, verdict: po
                  "files": fix_row.get("files") or [], "sha": fix_row.get("sha"), "summary": fix_row.get("summary"),
                  "diff_lines": len((fix_row.get("diff") or "").splitlines())})
     cycle.note("approvals", issue["id"], f"waiting for a person: {gate}", verdict, approval=row["id"])
-    if created:
-        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"],
-                             "message": f"approval {row['id']} ({gate}): " + "; ".join(reasons)[:500], "key": f"approval:{row['id']}"})
 
 
 def _window_passed(run: "Run", cycle: Cycle, issue: dict[str, Any], fix_row: dict[str, Any], verdict: policy.Verdict) -> bool:
@@ -271,13 +259,11 @@ def _window_passed(run: "Run", cycle: Cycle, issue: dict[str, Any], fix_row: dic
                          reason=f"fix cancelled by {cancelled['decided_by']}: {cancelled.get('decision_reason') or ''}"[:1000])
         cycle.note("deploy", issue["id"], "cancelled", verdict)
         return False
-    row, created = approvals.request(run.state, issue_id=issue["id"], gate="cancel_window", run_id=run.run_id,
-                                     reason=f"{verdict.decision.reason}; `agent cancel {issue['id']}` stops it",
-                                     expires_in_s=run.settings.policy.cancel_window_s, details={"sha": fix_row.get("sha")})
+    row, _ = approvals.request(run.state, issue_id=issue["id"], gate="cancel_window", run_id=run.run_id,
+                               reason=f"fix {str(fix_row.get('sha'))[:12]} ships when the cancel window ends unless `agent cancel {issue['id']}` "
+                                      f"({verdict.decision.reason})",
+                               expires_in_s=run.settings.policy.cancel_window_s, details={"sha": fix_row.get("sha")})
     cycle.note("deploy", issue["id"], "waiting out the cancel window", verdict, until=row["expires_at"])
-    if created:
-        cycle.events.append({"event": "approval_needed", "issue": issue["id"], "title": issue["title"], "key": f"approval:{row['id']}",
-                             "message": f"fix {str(fix_row.get('sha'))[:12]} ships at {row['expires_at']} unless `agent cancel {issue['id']}`"})
     return False
 
 
@@ -300,24 +286,11 @@ def _verify(run: "Run", cycle: Cycle) -> None:
         result = verify(run)
         for d in result["deployments"]:
             cycle.note("verify", d.get("issue"), d["phase"], deployment=d["deployment"], rule=d.get("rule"), reason=d.get("reason"))
-            _deployment_events(cycle, d)
         for failure in result["failures"]:
             cycle.fail("verify", None, failure)
-            cycle.events.append({"event": "agent_trouble", "issue": None, "title": "rollback failed", "message": failure, "key": None})
+            cycle.run_events.append(("agent_trouble", None, "verify failed", failure))
     for d in settle_inconclusive(run):
         cycle.note("verify", None, d["phase"], deployment=d["deployment"], reason=d.get("reason") or d.get("error"))
-
-
-def _deployment_events(cycle: Cycle, d: dict[str, Any]) -> None:
-    if d.get("rollback"):
-        cycle.events.append({"event": "rolled_back", "issue": d.get("issue"), "title": f"deployment {d['deployment']} rolled back",
-                             "message": d["rollback"]["reason"][:500], "key": f"rolled_back:{d['deployment']}"})
-        if d["rollback"].get("issue_status") == "needs_human":
-            cycle.events.append({"event": "needs_human", "issue": d.get("issue"), "title": "issue needs a person",
-                                 "message": f"issue {d.get('issue')} reached the rollback limit", "key": f"needs_human:{d.get('issue')}:rollbacks"})
-    if d.get("held"):
-        cycle.events.append({"event": "approval_needed", "issue": d.get("issue"), "title": f"deployment {d['deployment']} inconclusive",
-                             "message": d.get("reason", "")[:500], "key": f"verify:{d['deployment']}"})
 
 
 def _deploy_production(run: "Run", cycle: Cycle) -> None:
@@ -343,17 +316,11 @@ def _expire(run: "Run", cycle: Cycle) -> None:
 
 
 def _notify(run: "Run", cycle: Cycle) -> None:
-    from agent_cli.notify import notify
+    """The run's own troubles join the steps' domain events in the outbox, and the outbox is drained (deduped per key)."""
+    from agent_cli import outbox
+    from agent_cli.notify import default_dedupe_key
 
-    for event in cycle.events:
-        issue = None
-        if event.get("issue"):
-            try:
-                issue = load(run.state, int(event["issue"]))
-            except AgentError:
-                issue = None
-        key = event.get("key")  # ids only: no log text is stored in the dedupe key; None = notify's own (event, issue)
-        results = notify(run.state, run.settings, event["event"], title=event["title"], message=event["message"],
-                         issue={k: issue[k] for k in ("id", "title", "severity", "status")} if issue else None, dedupe_key=key,
-                         run_id=run.run_id)
-        event["sent"] = [r for r in results if r.get("ok")]
+    for event, issue_id, title, message in cycle.run_events:
+        outbox.record(run.state, event, issue_id=issue_id, title=title, message=message, run_id=run.run_id,
+                      key=default_dedupe_key(event, issue_id, title, message))
+    cycle.notified = outbox.drain(run.state, run.settings, run.run_id)

@@ -58,8 +58,10 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
         try:
             yield run
             outcome, exit_code = run.outcome, run.exit_code
+            _drain(run)
         except AgentError as exc:
             outcome, exit_code = f"{type(exc).__name__}: {exc.message}"[:500], exc.exit_code
+            _drain(run)  # what the step changed before it failed is still news
             raise
         except BaseException as exc:
             outcome, exit_code = f"crashed: {type(exc).__name__}", 1
@@ -69,6 +71,16 @@ def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> 
     finally:
         lock.release()
         state.close()
+
+
+def _drain(run: Run) -> None:
+    """Every command that held the lock sends what its step recorded in the outbox (never raises)."""
+    from agent_cli import outbox
+
+    try:
+        outbox.drain(run.state, run.settings, run.run_id)
+    except Exception:  # noqa: BLE001 - notifying never fails a step; the events stay for the next command
+        pass
 
 
 def _repair_after_kill(run: Run, stale: dict[str, Any]) -> None:

@@ -539,3 +539,23 @@ def m011_llm_models(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+@MIGRATIONS()
+def m012_outbox(db: sqlite_utils.Database) -> None:
+    # Domain events (issue detected, deployed, rolled back, needs a person, approval needed), written in the same
+    # transaction as the change; any command drains them through notify (agent_cli.outbox).
+    db.execute(
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            run_id TEXT,
+            event TEXT NOT NULL,
+            issue_id INTEGER,
+            title TEXT NOT NULL,
+            message TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL,
+            sent_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_unsent ON outbox(sent_at)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import audit
+from agent_cli import audit, outbox
 from agent_cli.errors import PolicyRefused
 from agent_cli.state import utcnow
 from agent_cli.store import issues as store_issues
@@ -55,8 +55,12 @@ def move(state: "State", issue_id: int, target: str, *, step: str, reason: str, 
                          reason=f"{refused} ({reason})", details={"from": current, "to": target, **(details or {})})
         else:
             store_issues.set_status(state, issue_id, target, reason[:1000], utcnow())
-            audit.record(state, step=step, decision=f"status:{target}", issue_id=issue_id, run_id=run_id, reason=reason[:1000],
-                         details={"from": current, "to": target, **(details or {})})
+            record_id = audit.record(state, step=step, decision=f"status:{target}", issue_id=issue_id, run_id=run_id, reason=reason[:1000],
+                                     details={"from": current, "to": target, **(details or {})})
+            if target == "needs_human":  # one message per time it gets there
+                found = store_issues.get(state, issue_id)
+                outbox.record(state, "needs_human", issue_id=issue_id, title=found.title if found else f"issue {issue_id}",
+                              message=f"issue {issue_id} needs a person: {reason[:500]}", key=f"needs_human:{issue_id}:{record_id}", run_id=run_id)
     if refused:
         raise PolicyRefused(refused, rule="issue.transition")
     return current

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from agent_cli import transitions
+from agent_cli import outbox, transitions
 from agent_cli.config import Settings, SourceConfig
 from agent_cli.detect import related
 from agent_cli.detect import severity as sev
@@ -605,6 +605,8 @@ def _upsert_issue(run: Run, fp: str, group: Group, now: datetime, result: ScanRe
         result.ignored.append(summary)
     elif is_new:
         result.new_issues.append(summary)
+        outbox.record(state, "issue_detected", issue_id=issue_id, title=f"{verdict.severity} {sample.title[:200]}",
+                      message=f"new issue {issue_id} ({verdict.severity})", key=f"detected:{issue_id}", run_id=run.run_id)
         run.audit(step="scan", decision="detected", issue_id=issue_id,
                   reason=f"new issue {verdict.severity} by {verdict.rule}: {sample.title[:200]}",
                   details={"fingerprint": fp, "events": count})

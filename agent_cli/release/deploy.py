@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import gates, limits, policy, transitions
+from agent_cli import gates, limits, outbox, policy, transitions
 from agent_cli.controls import pause_state
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo, committer_env
@@ -126,9 +126,12 @@ def _ship(run: "Run", dep_id: int, issue: dict[str, Any], fix: dict[str, Any], e
             "changed_lines": git.changed_lines(pushed.head_before, pushed.sha)}
     live_at = utcnow()
     records.update(state, dep_id, baseline=base)
-    move_deployment(state, dep_id, "monitoring", step="deploy", run_id=run.run_id, fields={"live_at": live_at},
-                    reason=f"live at {pushed.sha[:12]}; watched for {env.monitor_s}s, a sample every {env.interval_s}s",
-                    details={"sha": pushed.sha, "monitor_s": env.monitor_s})
+    with state.transaction():
+        move_deployment(state, dep_id, "monitoring", step="deploy", run_id=run.run_id, fields={"live_at": live_at},
+                        reason=f"live at {pushed.sha[:12]}; watched for {env.monitor_s}s, a sample every {env.interval_s}s",
+                        details={"sha": pushed.sha, "monitor_s": env.monitor_s})
+        outbox.record(state, "deployed", issue_id=issue["id"], title=issue["title"], key=f"deployed:{dep_id}", run_id=run.run_id,
+                      message=f"issue {issue['id']} fix {pushed.sha[:12]} deployed to {env_name}; watching")
     return {"deployment": dep_id, "issue": issue["id"], "env": env_name, "status": "monitoring", "sha": pushed.sha,
             "previous_sha": pushed.head_before, "fast_forward": pushed.sha == fix["sha"], "baseline": dep["baseline"], "live_at": live_at}
 

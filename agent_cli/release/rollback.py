@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import gates, transitions
+from agent_cli import gates, outbox, transitions
 from agent_cli.controls import pause_state
 from agent_cli.errors import ConfigError, PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo
@@ -91,6 +91,11 @@ def _finish(run: "Run", dep: dict[str, Any], *, ok: bool, reason: str, step: str
     if not ok:
         run.audit(step=step, decision="escalated", issue_id=dep["issue_id"], reason=f"rollback failed: {reason}"[:1000],
                   details={"deployment": dep["id"], "incident": str(path)})
+        outbox.record(state, "agent_trouble", issue_id=dep["issue_id"], title=f"rollback of deployment {dep['id']} failed",
+                      message=reason, key=f"rollback_failed:{dep['id']}", run_id=run.run_id)
+    else:
+        outbox.record(state, "rolled_back", issue_id=dep["issue_id"], title=f"deployment {dep['id']} rolled back",
+                      message=reason, key=f"rolled_back:{dep['id']}", run_id=run.run_id)
     return {"deployment": dep["id"], "env": dep["env"], "status": target, "rollback_sha": sha, "reverted": reverted, "reason": reason,
             "issue_status": issue_status, "incident": str(path)}
 
