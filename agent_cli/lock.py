@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,21 @@ class RunLock:
         except (OSError, ValueError):
             return None
 
-    def acquire(self, *, command: str, run_id: str, timeout: float = 0) -> dict[str, Any] | None:
-        """Take the lock or raise LockHeld. Returns the stale holder it replaced, if any."""
+    def acquire(self, *, command: str, run_id: str, timeout: float = 0, on_wait: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+        """Take the lock or raise LockHeld. Returns the stale holder it replaced, if any.
+
+        With a `timeout`, a lock that is held says so once through `on_wait` (who holds it) before the wait.
+        """
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(timeout=timeout, poll_interval=0.05)
+            try:
+                self._lock.acquire(timeout=0, poll_interval=0.05)
+            except Timeout:
+                if timeout <= 0:
+                    raise
+                if on_wait is not None:
+                    on_wait(f"waiting up to {timeout:g}s for the run lock: {describe_holder(self.holder())}")
+                self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except Timeout:
             raise LockHeld(f"another run holds the lock {self.lock_path}: {describe_holder(self.holder())}") from None
         stale = self.holder()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +39,14 @@ class Run:
 
 
 @contextmanager
-def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0) -> Iterator[Run]:
-    """Hold the run lock for one step. Raises LockHeld (exit 75) when another run has it."""
+def locked_run(settings: Settings, command: str, *, lock_timeout: float = 0,
+               on_wait: Callable[[str], None] | None = None) -> Iterator[Run]:
+    """Hold the run lock for one step. Raises LockHeld (exit 75) when another run has it (after `lock_timeout`)."""
     state = State.open(settings.state_path)
     lock = RunLock(settings.state_path)
     run_id = uuid.uuid4().hex[:12]
     try:
-        stale = lock.acquire(command=command, run_id=run_id, timeout=lock_timeout)
+        stale = lock.acquire(command=command, run_id=run_id, timeout=lock_timeout, on_wait=on_wait)
     except BaseException:
         state.close()
         raise

@@ -351,20 +351,34 @@ def test_forced_rollback_waits_for_the_lock_then_runs_and_the_records_show_the_o
     push_change(release, "hotfix", {"NOTES.md": "x\n"}, branches=("main",))
     assert release.project.cli("scan").exit_code == 0
     assert release.project.cli("pause", "--reason", "incident").exit_code == 0
+    # The holder keeps the lock until this test says so: the forced rollback is seen waiting, whatever the machine's load.
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom pathlib import Path\nfrom agent_cli.config import load_settings\nfrom agent_cli.runner import locked_run\n"
-         "with locked_run(load_settings(Path(sys.argv[1])), 'verify'):\n    print('held', flush=True)\n    time.sleep(3)\n",
-         str(release.project.config)], cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+         "import sys\nfrom pathlib import Path\nfrom agent_cli.config import load_settings\nfrom agent_cli.runner import locked_run\n"
+         "with locked_run(load_settings(Path(sys.argv[1])), 'verify'):\n    print('held', flush=True)\n    sys.stdin.readline()\n",
+         str(release.project.config)], cwd=Path(__file__).resolve().parents[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    forced = None
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         busy = release.project.run("rollback", "--env", "production", "--to", good)  # without --force: 75 at once
         assert busy.exit_code == 75
-        forced = subprocess.run([str(AGENT_BIN), "-c", str(release.project.config), "rollback", "--env", "production", "--to", good,
-                                 "--force", "--reason", "pager"], capture_output=True, text=True, timeout=120, cwd=release.root)
-        assert forced.returncode == 0, forced.stderr
+        forced = subprocess.Popen([str(AGENT_BIN), "-c", str(release.project.config), "rollback", "--env", "production", "--to", good,
+                                   "--force", "--reason", "pager"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=release.root)
+        assert forced.stderr is not None
+        waiting = forced.stderr.readline()
+        assert "waiting up to 600s for the run lock" in waiting and "(agent verify)" in waiting  # it waits, naming the holder
+        assert forced.poll() is None  # and is still waiting while the lock is held
+        assert holder.stdin is not None
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        out, err = forced.communicate(timeout=120)
+        assert forced.returncode == 0, err
     finally:
+        if holder.poll() is None and holder.stdin is not None:
+            holder.stdin.close()
         holder.wait(timeout=30)
+        if forced is not None and forced.poll() is None:
+            forced.kill()
     runs = {r["command"]: r for r in release.state_rows("SELECT * FROM runs WHERE command IN ('verify', 'rollback') ORDER BY started_at")}
     assert runs["rollback"]["started_at"] >= runs["verify"]["finished_at"]
     assert runs["rollback"]["outcome"] == "ok"

@@ -48,7 +48,7 @@ class AppContext:
     def locked_run(self, command: str, *, lock_timeout: float = 0) -> Iterator["Run"]:
         from agent_cli.runner import locked_run
 
-        with locked_run(self.settings(), command, lock_timeout=lock_timeout) as run:
+        with locked_run(self.settings(), command, lock_timeout=lock_timeout, on_wait=self.out.info) as run:
             yield run
 
 
