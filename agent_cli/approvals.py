@@ -8,10 +8,10 @@ Gates: `fix`, `deploy:<env>`, `verify` (an inconclusive window: approve promotes
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import audit, outbox
+from agent_cli import audit, clock, outbox
 from agent_cli.errors import ConfigError, PolicyRefused
 from agent_cli.state import utcnow
 from agent_cli.store import approvals as store
@@ -43,7 +43,7 @@ def request(state: "State", *, issue_id: int | None, gate: str, reason: str, det
     existing = find(state, issue_id, gate)
     if existing:
         return existing, False
-    expires = (datetime.now(timezone.utc) + timedelta(seconds=expires_in_s)).isoformat()
+    expires = (clock.current().now() + timedelta(seconds=expires_in_s)).isoformat()
     with state.transaction():
         approval_id = store.insert(state, issue_id=issue_id, gate=gate, reason=reason[:1000], requested_at=utcnow(), expires_at=expires,
                                    details=json.dumps(details, default=str), deployment_id=deployment_id)

@@ -20,13 +20,14 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent_cli import clock
 from agent_cli.env_names import denied_name
 from agent_cli.errors import ConfigError
 
@@ -575,7 +576,7 @@ def load_settings(config_path: Path, overrides: dict[str, Any] | None = None, *,
             raise ConfigError(f"{variable} (environment): {key}: {first['msg']}{more}") from None
         raise ConfigError(f"{config_path}: {key}: {first['msg']}{more}") from None
     settings._config_path = config_path
-    _check_model(settings, config_path, origins, today or datetime.now(timezone.utc).date())
+    _check_model(settings, config_path, origins, today or clock.current().now().date())
     if require_repo:
         repo = settings.repo_path
         if not repo.is_dir():

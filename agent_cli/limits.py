@@ -4,9 +4,10 @@ cannot exceed a limit. The larger count wins; `None` when neither can be read (p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from agent_cli import clock
 from agent_cli.gitrepo import GitError, GitRepo
 from agent_cli.store import metrics as store_metrics
 
@@ -18,7 +19,7 @@ _SEP, _END = "\x1f", "\x1e"
 
 
 def _since(hours: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(hours=hours)
+    return clock.current().now() - timedelta(hours=hours)
 
 
 def _agent_commits(git: GitRepo, ref: str, since: datetime) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from agent_cli import clock
 from agent_cli.errors import StateError
 from agent_cli.paths import ensure_private_dir
 from agent_cli.store import fixes as _fixes
@@ -41,7 +42,7 @@ MIGRATIONS = Migrations("agent_cli")
 
 def utcnow() -> str:
     """ISO-8601 UTC with microseconds; sorts as text."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return clock.current().now().isoformat(timespec="microseconds")
 
 
 def parse_utc(ts: str | None) -> datetime | None:

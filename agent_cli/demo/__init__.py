@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agent_cli import clock
 from agent_cli.errors import StepFailed
 
 Say = Callable[[str], None]
@@ -151,7 +152,7 @@ def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
     say(f"  GET /orders/2/total on production: {setup.get(shop.url('production', '/orders/2/total'))}")
     shop.users("production", ["/orders/1/total", "/orders/2/total", "/users/1"])
     shop.users("staging", ["/orders/1/total", "/orders/2/total", "/users/1"])
-    time.sleep(0.5)
+    clock.current().sleep(0.5)
     for n in range(1, MAX_CYCLES + 1):
         _cycle(shop, say, n, seen)
         issue = _issue(shop, "AttributeError")
@@ -159,7 +160,7 @@ def _scenario_bug(shop: Any, say: Say) -> dict[str, Any]:
             status = setup.get(shop.url("production", "/orders/2/total"))
             say(f"  issue {issue['id']} resolved: GET /orders/2/total on production now answers {status}")
             return {"issue": issue, "cycles": n, "production_status": status}
-        time.sleep(PAUSE_S)
+        clock.current().sleep(PAUSE_S)
     raise StepFailed(f"demo scenario 1: the fix did not reach production in {MAX_CYCLES} cycles")
 
 
@@ -203,7 +204,7 @@ def _scenario_bad_fix(shop: Any, say: Say) -> dict[str, Any]:
             issue = _issue(shop, "TypeError")
             if issue and issue["status"] in ("rolled_back", "needs_human"):
                 break
-            time.sleep(PAUSE_S)
+            clock.current().sleep(PAUSE_S)
         else:
             raise StepFailed(f"demo scenario 2: the bad fix was not rolled back in {MAX_CYCLES} cycles")
     health = setup.get(shop.url("staging", "/health"))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from agent_cli import outbox, transitions
+from agent_cli import clock, outbox, transitions
 from agent_cli.config import Settings, SourceConfig
 from agent_cli.detect import related
 from agent_cli.detect import severity as sev
@@ -143,7 +143,7 @@ def scan(run: Run, *, source_names: list[str] | None = None) -> ScanResult:
         reads.append((read, aggregate))
         result.sources[source.name] = {"kind": source.kind, "lines": read.lines, "events": aggregate.count, "errors": read.errors}
         result.events += aggregate.count
-    now = datetime.now(timezone.utc)
+    now = clock.current().now()
     with state.transaction():
         for read, aggregate in reads:
             _store_source(state, read, now, aggregate.count)
@@ -666,7 +666,7 @@ def dry_run_events(settings: Settings, *, source_names: list[str] | None = None,
     for source in sources:
         read = read_source(settings, source, {}, from_start=True, only=path)
         # A poison record is left out, as a scan leaves it out. Messages are mined afresh: the state file is not read.
-        _prepare(settings, read, datetime.now(timezone.utc), miner)
+        _prepare(settings, read, clock.current().now(), miner)
         for event in read.events:
             yield {
                 "source": event.source,

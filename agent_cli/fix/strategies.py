@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent_cli import clock
 from agent_cli.config import Settings
 from agent_cli.fix import gate
 from agent_cli.gitrepo import GitError, GitRepo
@@ -27,7 +28,7 @@ def revert_candidate(settings: Settings, diagnosis: dict[str, Any]) -> dict[str,
     if not suspect.get("sha"):
         return None
     try:  # its age now, not when it was diagnosed
-        age_h = (datetime.now(timezone.utc) - datetime.fromisoformat(suspect["authored_at"])).total_seconds() / 3600
+        age_h = (clock.current().now() - datetime.fromisoformat(suspect["authored_at"])).total_seconds() / 3600
     except (KeyError, ValueError):
         return None
     if age_h > settings.fix.revert_max_age_h:

@@ -7,9 +7,10 @@ running totals, so "since the deploy" is a difference of totals, whoever ran the
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from agent_cli import clock
 from agent_cli.probe import probe
 from agent_cli.release.assess import Check, error_rate_check, health_check
 from agent_cli.state import parse_utc
@@ -27,7 +28,7 @@ PROBE_TIMEOUT_S = 10.0
 
 def scan_environment(run: "Run", env_name: str) -> list[str]:
     """A fresh scan of the environment's log sources; their names."""
-    from agent_cli.detect import scan
+    from agent_cli.detect.scan import scan
 
     names = run.settings.environment_sources(env_name)
     if names:
@@ -59,12 +60,12 @@ def baseline(run: "Run", env_name: str) -> dict[str, Any]:
     """The environment before a deploy: error rate over `baseline_s` and health latency."""
     env = run.settings.environment(env_name)
     sources = scan_environment(run, env_name)
-    since = datetime.now(timezone.utc) - timedelta(seconds=env.baseline_s)
+    since = clock.current().now() - timedelta(seconds=env.baseline_s)
     window = totals(run.state, sources, _minute(since))
     rate = window["events"] / window["lines"] if window["lines"] else None
     return {"sources": sources, "baseline_s": env.baseline_s, "lines": window["lines"], "events": window["events"],
             "error_rate": round(rate, 6) if rate is not None else None, "latency": latency_baseline(env.health_urls),
-            "taken_at": datetime.now(timezone.utc).isoformat()}
+            "taken_at": clock.current().now().isoformat()}
 
 
 def health_checks(env: "EnvironmentConfig", base: dict[str, Any]) -> list[Check]:
@@ -99,7 +100,7 @@ def sample_checks(run: "Run", deployment: dict[str, Any]) -> list[Check]:
     """Every check of one sample: each health URL, the error rate since the deploy, the issue itself, new issues in changed lines."""
     env = run.settings.environment(deployment["env"])
     base = deployment["baseline"]
-    live = parse_utc(deployment["live_at"]) or datetime.now(timezone.utc)
+    live = parse_utc(deployment["live_at"]) or clock.current().now()
     checks = health_checks(env, base)
     sources = scan_environment(run, deployment["env"])
     if sources:

@@ -6,10 +6,9 @@ commits pushed by hand included). Never a force-push unless `--strategy reset`.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import gates, outbox, transitions
+from agent_cli import clock, gates, outbox, transitions
 from agent_cli.controls import pause_state
 from agent_cli.errors import ConfigError, PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo
@@ -37,14 +36,14 @@ def _after_push(run: "Run", env_name: str, sha: str, base: dict[str, Any]) -> tu
             return False, f"rollback command failed: {outcome.describe()}", []
     if not env.health_urls:
         return True, "reverted; no health URLs to check", []
-    deadline = time.monotonic() + env.rollback_verify_s
+    deadline = clock.current().monotonic() + env.rollback_verify_s
     while True:
         back, checks = measure.environment_back(env, base)
         if back:
             return True, "health back at baseline: " + "; ".join(c.detail for c in checks), [c.as_dict() for c in checks]
-        if time.monotonic() >= deadline:
+        if clock.current().monotonic() >= deadline:
             return False, "health not back within rollback_verify_s: " + "; ".join(c.detail for c in checks), [c.as_dict() for c in checks]
-        time.sleep(_POLL_S)
+        clock.current().sleep(_POLL_S)
 
 
 def rollback_deployment(run: "Run", deployment_id: int, *, reason: str, step: str, strategy: str = "revert",

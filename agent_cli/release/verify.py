@@ -6,11 +6,10 @@ healthy production resolves it; inconclusive holds the deployment and asks a per
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import transitions
+from agent_cli import clock, transitions
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.release import measure
 from agent_cli.release.assess import Assessment, assess, sample_verdict
@@ -45,13 +44,13 @@ def verify(run: "Run", *, env: str | None = None, wait: bool = False) -> dict[st
                 next_due.append(outcome.get("next_sample_in_s", 0.0))
         if not wait or not next_due:
             break
-        time.sleep(max(min(next_due), 0.2))
+        clock.current().sleep(max(min(next_due), 0.2))
     return {"deployments": list(results.values()), "failures": failures}
 
 
 def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     env = run.settings.environment(dep["env"])
-    now = datetime.now(timezone.utc)
+    now = clock.current().now()
     live = parse_utc(dep["live_at"]) or now
     earlier = [s["verdict"] for s in deployments.samples(run.state, dep["id"])]
     last = parse_utc(deployments.last_sample_at(run.state, dep["id"]))
@@ -63,7 +62,7 @@ def verify_one(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     verdict = sample_verdict(checks)
     verdicts = earlier + [verdict]
     deployments.add_sample(run.state, dep["id"], verdict, [c.as_dict() for c in checks])
-    elapsed = (datetime.now(timezone.utc) - live).total_seconds()
+    elapsed = (clock.current().now() - live).total_seconds()
     verdict_of = assess(verdicts, env, elapsed_s=elapsed)
     run.audit(step="verify", decision=f"sample:{verdict}", issue_id=dep["issue_id"],
               reason=f"deployment {dep['id']} ({dep['env']}): {verdict}: " + "; ".join(f"{c.check} {c.verdict}: {c.detail}" for c in checks)[:900],
@@ -134,7 +133,7 @@ def settle_inconclusive(run: "Run") -> list[dict[str, Any]]:
 
 def _resolve(run: "Run", dep: dict[str, Any]) -> dict[str, Any]:
     env = run.settings.environment(dep["env"])
-    watch = (datetime.now(timezone.utc) + timedelta(hours=env.post_fix_watch_h)).isoformat()
+    watch = (clock.current().now() + timedelta(hours=env.post_fix_watch_h)).isoformat()
     with run.state.transaction():
         deployments.mark_issue_resolved(run.state, dep["issue_id"], resolved_at=utcnow(), watch_until=watch)
         _move(run, dep["issue_id"], "resolved", f"fix verified healthy in production (deployment {dep['id']}); watched until {watch}")

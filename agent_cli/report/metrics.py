@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from agent_cli import clock
 from agent_cli.store import metrics as store_metrics
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def windows(period: str, now: datetime | None = None) -> tuple[Window, Window | 
     """The period's window ending at `now` and the one before it (None for `all`)."""
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
-    end = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    end = (now or clock.current().now()).astimezone(timezone.utc)
     if period == "all":
         return Window(None, end), None
     span = timedelta(days=PERIOD_DAYS[period])

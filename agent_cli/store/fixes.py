@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Protocol
 
 import sqlite_utils
+
+from agent_cli import clock
 
 
 class StateLike(Protocol):
@@ -72,7 +74,7 @@ def building(state: StateLike) -> list[BuildingFix]:
 
 def committed_last_hour(state: StateLike) -> int:
     """What `policy.max_fixes_per_hour` limits (and `agent status` shows)."""
-    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    since = (clock.current().now() - timedelta(hours=1)).isoformat()
     return state.count("SELECT COUNT(*) FROM fixes WHERE status = 'committed' AND created_at >= ?", [since])
 
 
