@@ -6,21 +6,23 @@ counts come from verdicts.counters, the counting release.assess decides on, with
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from agent_cli import clock
 from agent_cli.config import Settings
 from agent_cli.controls import pause_state
-from agent_cli.llm import llm_status, spend
+from agent_cli.llm_health import llm_status
 from agent_cli.sandbox import describe as describe_sandbox
 from agent_cli.state import ISSUE_STATUSES, State
 from agent_cli.store import dashboard as store_dashboard
+from agent_cli.store import llm_calls as store_llm_calls
 from agent_cli.store import metrics as store_metrics
 from agent_cli.verdicts import counters
 
 
 def status(settings: Settings, state: State, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.current().now()
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     counts = state.issue_counts_by_status()
     policy = settings.policy
@@ -42,7 +44,7 @@ def status(settings: Settings, state: State, now: datetime | None = None) -> dic
         "limits": {
             "deploys_today": {"used": store_metrics.deploys_started_since(state, day_start, including_failed=True), "max": policy.max_deploys_per_day},
             "fixes_last_hour": {"used": state.fixes_committed_last_hour(), "max": policy.max_fixes_per_hour},
-            "llm_cost_today_usd": {"used": round(spend(state, None)[1], 4), "max": settings.llm.max_cost_per_day_usd},
+            "llm_cost_today_usd": {"used": round(store_llm_calls.spent_since(state, now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()), 4), "max": settings.llm.max_cost_per_day_usd},
         },
         "state": str(state.path),
         "repo": str(settings.repo_path),
@@ -51,7 +53,7 @@ def status(settings: Settings, state: State, now: datetime | None = None) -> dic
 
 def _watched_deployments(settings: Settings, state: State) -> list[dict[str, Any]]:
     """Deployments being watched or held for a person: their window progress and latest verdict."""
-    now = datetime.now(timezone.utc)
+    now = clock.current().now()
     out = []
     for d in store_dashboard.watched_deployments(state):
         samples = store_metrics.samples(state, d["id"])
@@ -69,7 +71,7 @@ def last_good_cycle(state: State, *, max_age_min: float) -> dict[str, Any]:
     finished_at = store_dashboard.last_good_run(state)
     if finished_at is None:
         return {"ok": False, "last_good": None, "reason": "no `agent run` has finished well yet"}
-    age = (datetime.now(timezone.utc) - datetime.fromisoformat(finished_at)).total_seconds() / 60
+    age = (clock.current().now() - datetime.fromisoformat(finished_at)).total_seconds() / 60
     ok = age <= max_age_min
     return {"ok": ok, "last_good": finished_at, "age_min": round(age, 1),
             "reason": f"last good `agent run` {age:.0f} min ago" + ("" if ok else f", older than {max_age_min:g} min")}

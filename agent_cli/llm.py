@@ -28,12 +28,11 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_cli import audit, llm_catalog, retry
+from agent_cli import audit, clock, llm_catalog, retry
 from agent_cli.config import Settings, anthropic_key
 from agent_cli.errors import AgentError, ConfigError, PolicyRefused, StepFailed
 from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting is part of this module's face)
@@ -51,10 +50,10 @@ from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting i
     read_usage,
     tool_call,
 )
+from agent_cli.llm_health import degraded, llm_status, mark_degraded, mark_recovered  # noqa: F401  (re-exported)
 from agent_cli.retry import RETRYABLE_STATUS
 from agent_cli.state import State, utcnow
 from agent_cli.store import llm_calls
-from agent_cli.store import settings as settings_store
 
 # Retryable failures, as data (agent_cli.retry): HTTP statuses, plus any connection error or timeout.
 RETRY_WAIT_INITIAL_S = 0.5
@@ -139,7 +138,7 @@ def _error_text(exc: Any) -> str:
 
 def spend(state: State, issue_id: int | None) -> tuple[float, float]:
     """(spent on this issue, spent today UTC). Raises BudgetExceeded if it cannot be read."""
-    day_start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    day_start = clock.current().now().replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     try:
         issue_spend = llm_calls.spent_on_issue(state, issue_id)
         day_spend = llm_calls.spent_since(state, day_start)
@@ -340,41 +339,6 @@ class ToolCaller:
                            for b in blocks if b["type"] == "tool_use"]
                 messages = [*messages, assistant_turn(blocks), {"role": "user", "content": results}]
         raise StepFailed(f"LLM answer was not a valid {name} after a retry: {_one_line(problem, 500)}")
-
-
-# --- the API's health, across runs --------------------------------------------------------------
-
-DEGRADED_KEY = "llm_degraded"
-
-
-def degraded(state: State) -> dict[str, Any] | None:
-    """{"since", "reason"} while the API is unusable (set by a fallback, cleared by the next successful call)."""
-    value = settings_store.get(state, DEGRADED_KEY)
-    return value if isinstance(value, dict) and value.get("since") else None
-
-
-def mark_degraded(state: State, reason: str, now: str) -> dict[str, Any]:
-    """Record the outage; its start stays the first failure's until a call succeeds. Returns {"since", "reason", "new"}."""
-    current = degraded(state)
-    since = current["since"] if current else now
-    settings_store.put(state, DEGRADED_KEY, {"since": since, "reason": reason}, updated_at=utcnow())
-    return {"since": since, "reason": reason, "new": current is None}
-
-
-def mark_recovered(state: State) -> None:
-    if degraded(state) is not None:
-        settings_store.put(state, DEGRADED_KEY, None, updated_at=utcnow())
-
-
-def llm_status(settings: Settings, state: State, today: date) -> dict[str, Any]:
-    """What `status` and `run` say of the model: provider, model, an outage, a retirement coming."""
-    chosen = settings.llm.provider
-    provider = ("anthropic" if api_key() else "offline") if chosen == "auto" else chosen
-    calls = provider == "anthropic"
-    outage = degraded(state)
-    warnings = [w for w in (llm_catalog.retirement_warning(settings.llm.model, today) if calls else None,
-                            f"LLM: degraded since {outage['since']}: {outage['reason']}" if outage else None) if w]
-    return {"provider": provider, "model": settings.llm.model if calls else None, "degraded": outage, "warnings": warnings}
 
 
 def fall_back(run: Any, *, issue_id: int, step: str, exc: LLMUnavailable | BudgetExceeded, instead: str) -> str:

@@ -9,10 +9,9 @@ everything and changes nothing (no scan, LLM call, commit, push, deploy, approva
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import approvals, gates, policy
+from agent_cli import approvals, clock, policy
 from agent_cli.errors import AgentError, PolicyRefused
 from agent_cli.issues import load
 from agent_cli.release import records
@@ -67,9 +66,9 @@ def run_cycle(run: "Run", *, level: int | None = None, dry_run: bool = False) ->
             cycle.fail(step.__name__.strip("_"), None, exc.message)
     if not dry_run:
         _notify(run, cycle)
-    from agent_cli.llm import llm_status
+    from agent_cli.llm_health import llm_status
 
-    cycle.warnings = llm_status(settings, run.state, datetime.now(timezone.utc).date())["warnings"]
+    cycle.warnings = llm_status(settings, run.state, clock.current().now().date())["warnings"]
     run.audit(step="run", decision="cycle", reason=f"level {cycle.level}{' dry run' if dry_run else ''}: {len(cycle.actions)} actions, "
               f"{len(cycle.failures)} failures", details={"actions": cycle.actions[:200], "failures": cycle.failures[:50]})
     return cycle
@@ -84,12 +83,16 @@ def _reconcile(run: "Run", cycle: Cycle) -> None:
         for d in stuck:
             cycle.note("reconcile", d["issue_id"], "would repair", reason=f"deployment {d['id']} left deploying")
         return
-    from agent_cli.fix.cleanup import cleanup
-    from agent_cli.gitrepo import GitRepo
+    if fixes.building(run.state):  # a killed fix attempt left its tree, branch or validation behind
+        from agent_cli.fix.cleanup import cleanup
+        from agent_cli.gitrepo import GitRepo
+
+        for item in cleanup(run, GitRepo.of(run.settings)):
+            cycle.note("reconcile", None, "cleaned", reason=item)
+    if not deployments.with_status(run.state, "deploying", kind="deploy"):
+        return  # the usual case: nothing left half-deployed, and the release machinery is not even imported
     from agent_cli.release.deploy import reconcile
 
-    for item in cleanup(run, GitRepo.of(run.settings)):
-        cycle.note("reconcile", None, "cleaned", reason=item)
     for repaired in reconcile(run):
         cycle.note("reconcile", None, "repaired", reason=repaired["reason"], deployment=repaired["deployment"])
         cycle.run_events.append(("agent_trouble", None, "interrupted deployment repaired", repaired["reason"]))
@@ -99,7 +102,7 @@ def _scan(run: "Run", cycle: Cycle) -> None:
     if cycle.dry_run:
         cycle.note("scan", None, "skipped", reason="dry run: no cursor moves")
         return
-    from agent_cli.detect import scan
+    from agent_cli.detect.scan import scan
 
     result = scan(run)  # new issues are in the outbox (agent_cli.outbox), as from any scan
     cycle.note("scan", None, "scanned", events=result.events, new_issues=len(result.new_issues), regressions=len(result.regressions))
@@ -138,6 +141,7 @@ def _diagnose(run: "Run", cycle: Cycle) -> None:
 
 def fix_gate(run: "Run", issue: dict[str, Any]) -> policy.Verdict:
     """The fix gate in `auto` mode; a rolled-back issue's committed fix is the one that failed, so it is replaced."""
+    from agent_cli import gates
     from agent_cli.fix.step import fix_verdict
 
     return fix_verdict(run, issue, gates.AUTO, again=issue["status"] == "rolled_back")
@@ -162,10 +166,10 @@ def _fix(run: "Run", cycle: Cycle) -> None:
             if cycle.dry_run:
                 cycle.note("fix", issue_id, "would fix", verdict)
                 continue
-            from agent_cli.fix import fix
+            from agent_cli.fix.step import fix
 
             # A rolled-back issue's committed fix is the one that failed: it is replaced.
-            result = fix(run, issue_id, again=issue["status"] == "rolled_back", mode=gates.AUTO)
+            result = fix(run, issue_id, again=issue["status"] == "rolled_back", mode="auto")
             if result.succeeded:
                 cycle.note("fix", issue_id, "fixed", verdict, sha=result.sha, branch=result.branch)
             else:
@@ -179,7 +183,7 @@ def _fix(run: "Run", cycle: Cycle) -> None:
 
 def deploy_gate(run: "Run", issue: dict[str, Any], env: str, cycle: Cycle | None = None) -> policy.Verdict:
     """The deploy gate in `auto` mode; the remote's deploy count is fetched once a run."""
-    from agent_cli import limits
+    from agent_cli import gates, limits
     from agent_cli.release.deploy import deploy_facts
 
     if cycle is not None and not cycle.fetched:
@@ -189,7 +193,7 @@ def deploy_gate(run: "Run", issue: dict[str, Any], env: str, cycle: Cycle | None
 
 
 def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
-    from agent_cli.release import deploy
+    from agent_cli.release.deploy import deploy
 
     issue = load(run.state, issue_id)
     fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
@@ -217,7 +221,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     if approved is not None:
         approvals.consume(run.state, issue_id, gate, run_id=run.run_id)
     try:
-        result = deploy(run, issue_id, env, mode=gates.AUTO, verdict=verdict)
+        result = deploy(run, issue_id, env, mode="auto", verdict=verdict)
     except PolicyRefused as exc:
         cycle.note("deploy", issue_id, f"not deployed to {env}", policy.Decision(policy.REFUSE, exc.rule, exc.message))
         return
@@ -275,9 +279,11 @@ def _deploy_staging(run: "Run", cycle: Cycle) -> None:
 
 
 def _verify(run: "Run", cycle: Cycle) -> None:
+    active = [d for d in records.active(run.state) if d["status"] == "monitoring" and d["kind"] == "deploy"]
+    if not active and not deployments.with_status(run.state, "inconclusive", kind="deploy"):
+        return  # nothing watched, nothing held for a person
     from agent_cli.release.verify import settle_inconclusive, verify
 
-    active = [d for d in records.active(run.state) if d["status"] == "monitoring" and d["kind"] == "deploy"]
     if cycle.dry_run:
         for d in active:
             cycle.note("verify", d["issue_id"], "would sample", deployment=d["id"])
@@ -318,9 +324,10 @@ def _expire(run: "Run", cycle: Cycle) -> None:
 def _notify(run: "Run", cycle: Cycle) -> None:
     """The run's own troubles join the steps' domain events in the outbox, and the outbox is drained (deduped per key)."""
     from agent_cli import outbox
-    from agent_cli.notify import default_dedupe_key
 
     for event, issue_id, title, message in cycle.run_events:
+        from agent_cli.notify import default_dedupe_key
+
         outbox.record(run.state, event, issue_id=issue_id, title=title, message=message, run_id=run.run_id,
                       key=default_dedupe_key(event, issue_id, title, message))
     cycle.notified = outbox.drain(run.state, run.settings, run.run_id)

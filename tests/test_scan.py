@@ -182,7 +182,7 @@ def test_unreadable_file_is_a_source_error_and_other_files_still_count(project: 
 
     mocker.patch.object(sources, "open", fake_open, create=True)
     from agent_cli.config import load_settings
-    from agent_cli.detect import scan as run_scan
+    from agent_cli.detect.scan import scan as run_scan
     from agent_cli.runner import locked_run
 
     with locked_run(load_settings(project.config), "scan") as run:

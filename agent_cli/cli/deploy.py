@@ -21,8 +21,7 @@ def deploy_command(
 
     Example: agent deploy 12 --env staging --dry-run
     """
-    from agent_cli.release import deploy
-    from agent_cli.release.deploy import deploy_decision
+    from agent_cli.release.deploy import deploy, deploy_decision
 
     appctx = app_context(ctx)
     with appctx.locked_run("deploy") as run:

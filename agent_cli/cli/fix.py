@@ -20,7 +20,7 @@ def fix_command(
 
     Example: agent fix 12 --dry-run
     """
-    from agent_cli.fix import fix
+    from agent_cli.fix.step import fix
 
     appctx = app_context(ctx)
     with appctx.locked_run("fix") as run:

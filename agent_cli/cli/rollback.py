@@ -23,7 +23,7 @@ def rollback_command(
     Example: agent rollback --env production --force --reason "checkout errors"
     """
     from agent_cli.gates import FORCED, MANUAL
-    from agent_cli.release import rollback
+    from agent_cli.release.rollback import rollback
 
     appctx = app_context(ctx)
     # An incident responder's forced rollback queues behind a running cycle instead of failing with 75.

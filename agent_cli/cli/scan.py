@@ -24,12 +24,12 @@ def scan_command(
     if dry_run or events or path:
         if not (dry_run and events):
             raise typer.BadParameter("--events and --path go with --dry-run --events")
-        from agent_cli.detect import dry_run_events
+        from agent_cli.detect.scan import dry_run_events
 
         for record in dry_run_events(appctx.settings(), source_names=source, path=path):
             sys.stdout.write(json.dumps(record) + "\n")
         return
-    from agent_cli.detect import scan
+    from agent_cli.detect.scan import scan
 
     with appctx.locked_run("scan") as run:
         result = scan(run, source_names=source)

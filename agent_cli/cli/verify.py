@@ -19,7 +19,7 @@ def verify_command(
 
     Example: agent verify --env staging --wait
     """
-    from agent_cli.release import verify
+    from agent_cli.release.verify import verify
 
     appctx = app_context(ctx)
     with appctx.locked_run("verify") as run:

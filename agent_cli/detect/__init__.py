@@ -1,9 +1,4 @@
-"""Detection: sources, event parsing, fingerprints, severity, and `agent scan`."""
+"""Detection: sources, event parsing, fingerprints, severity, and `agent scan` (agent_cli.detect.scan).
 
-from agent_cli.detect.events import Event, Frame, parse_block
-from agent_cli.detect.fingerprint import FINGERPRINT_VERSION, fingerprint
-from agent_cli.detect.masking import template
-from agent_cli.detect.scan import dry_run_events, scan
-from agent_cli.detect.scan_result import ScanResult
-
-__all__ = ["Event", "Frame", "FINGERPRINT_VERSION", "ScanResult", "dry_run_events", "fingerprint", "parse_block", "scan", "template"]
+Nothing is imported here, so importing one submodule does not import them all.
+"""

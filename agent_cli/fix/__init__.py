@@ -1,5 +1,4 @@
-"""Fixes: edit application, the safety gate, validation, git worktrees, the `agent fix` step."""
+"""Fixes: edit application, the safety gate, validation, git worktrees, the `agent fix` step (agent_cli.fix.step).
 
-from agent_cli.fix.step import FixResult, fix
-
-__all__ = ["FixResult", "fix"]
+Nothing is imported here: cron pays for every import, and `agent run` needs the fix machinery only when it fixes.
+"""

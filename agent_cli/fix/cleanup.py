@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from agent_cli.fix import worktree
-from agent_cli.fix.validate import kill_group
 from agent_cli.gitrepo import GitRepo
 from agent_cli.runner import Run
 from agent_cli.store import fixes
@@ -36,6 +35,8 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
         if tree is not None and not any(root in tree.parents for root in ours):
             continue  # recorded by another repository sharing this state file
         if pgid and tree is not None and _process_in(pgid, tree):
+            from agent_cli.fix.validate import kill_group  # only when a killed run left a validation running
+
             kill_group(pgid)
         if tree is not None and tree.exists():
             worktree.remove(git, tree)
@@ -50,3 +51,4 @@ def cleanup(run: Run, git: GitRepo) -> list[str]:
         cleaned.append(branch or path or str(fix_id))
     git.run("worktree", "prune")
     return cleaned
+

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from agent_cli import gates, limits, outbox, policy, transitions
+from agent_cli import clock, gates, limits, outbox, policy, transitions
 from agent_cli.controls import pause_state
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo, committer_env
@@ -34,7 +33,7 @@ def deploy_facts(run: "Run", issue: dict[str, Any], env_name: str, *, remote_dep
         issue_id=issue["id"], env=env_name, level=settings.policy.autonomy_level, severity=issue["severity"], status=issue["status"],
         paused=pause_state(state), affected_users=int(issue.get("affected_users") or 0), confidence=(fix or {}).get("confidence"),
         evidence=(fix or {}).get("evidence"), files=list((fix or {}).get("files") or []),
-        approval_reasons=list((fix or {}).get("approval_reasons") or []), deploys_last_day=used, now=datetime.now(timezone.utc),
+        approval_reasons=list((fix or {}).get("approval_reasons") or []), deploys_last_day=used, now=clock.current().now(),
         has_fix=fix is not None, fix_sha=(fix or {}).get("sha") or "",
         busy=f"deployment {busy[0]['id']} to {env_name} is still {busy[0]['status']}" if busy else "",
         staging_required=staging_required,
