@@ -21,15 +21,8 @@ from agent_cli import llm_catalog
 from agent_cli.llm_catalog import MODELS, THINKING_SETTINGS
 from tests.conftest import Project
 from tests.fake_anthropic import FakeAnthropic, api_refusal, error_reply, text_reply, tool_reply
+from tests.test_llm_answers import DIAGNOSIS, KEY, LOG
 
-KEY = {"ANTHROPIC_API_KEY": "test-key"}
-LOG = (
-    "2026-11-21 10:00:01,000 ERROR app: request failed\nTraceback (most recent call last):\n"
-    '  File "/app/app.py", line 2, in handler\n    return {\'ok\': True}\n'
-    "KeyError: 'ok'\n"
-)
-DIAGNOSIS = {"root_cause": "handler reads a missing key", "affected_files": ["app.py"], "fix_strategy": "guard the key",
-             "confidence": 0.8, "requires_human_approval": False, "estimated_fix_minutes": 5}
 TODAY = date(2026, 12, 4)
 
 

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from agent_cli import outbox
 from agent_cli.state import State
-from tests.release_env import Release, detect_bug, make_release, ready_fix, shop_fixed
+from tests.release_env import Release
+from tests.test_gates_wired import fixed  # noqa: F401  (the demo shop with a fix ready)
 from tests.test_run import webhook  # noqa: F401  (the local receiver fixture)
-
-
-@pytest.fixture
-def fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Release, int]]:
-    rel = make_release(tmp_path, monkeypatch)
-    try:
-        issue = detect_bug(rel)
-        ready_fix(rel, issue, {"shop.py": shop_fixed()}, "guard")
-        yield rel, issue
-    finally:
-        rel.stop()
 
 
 def test_a_persons_deploy_and_forced_rollback_notify_like_a_cron_run(fixed: tuple[Release, int], webhook: list[dict]) -> None:  # noqa: F811
