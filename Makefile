@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/ruff check agent_cli tests benchmarks
 	@echo "mypy agent_cli (type check; cached in .mypy_cache)"
 	$(BIN)/mypy agent_cli
-	$(BIN)/python -m pytest -q -n auto --durations=15
+	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=15
 
 demo: $(STAMP)
 	$(BIN)/agent demo

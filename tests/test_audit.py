@@ -12,7 +12,7 @@ from tests.conftest import Project
 @pytest.fixture
 def audited(project: Project) -> Project:
     for args in (["pause", "--reason", "one"], ["resume"], ["pause", "--reason", "two"], ["resume"]):
-        assert project.run(*args).exit_code == 0
+        assert project.cli(*args).exit_code == 0
     return project  # rows 1..5: init, pause, resume, pause, resume
 
 

@@ -123,7 +123,7 @@ def test_the_value_itself_is_not_echoed(project: Project) -> None:
 
 
 def test_a_wrong_variable_exits_2_from_the_real_script(project: Project) -> None:
-    result = project.run("status", env={"AGENT_VALIDTE__TIMEOUT_S": "5"})
+    result = project.cli("status", env={"AGENT_VALIDTE__TIMEOUT_S": "5"})
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "AGENT_VALIDTE__TIMEOUT_S" in result.stderr and "Traceback" not in result.stderr
 

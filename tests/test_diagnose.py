@@ -59,7 +59,7 @@ def configure(project: Project, llm: str = "") -> None:
 
 def scanned(project: Project, llm: str = "") -> int:
     configure(project, llm)
-    data = project.run("--json", "scan").json()
+    data = project.cli("--json", "scan").json()
     assert data["events"] == 1
     return data["new_issues"][0]["id"]
 
@@ -82,7 +82,7 @@ def good_diagnosis(**overrides) -> dict:
 
 def test_offline_diagnosis_finds_culprit_and_suspect_commit_through_blame(project: Project, app_repo: dict) -> None:
     issue = scanned(project)
-    result = project.run("--json", "diagnose")
+    result = project.cli("--json", "diagnose")
     assert result.exit_code == 0, result.stderr
     (d,) = result.json()["diagnosed"]
     # /app/ deploy prefix mapped; the site-packages frame is never the culprit.
@@ -93,18 +93,18 @@ def test_offline_diagnosis_finds_culprit_and_suspect_commit_through_blame(projec
     assert d["provider"] == "offline" and "None" in d["root_cause"]
     assert d["fix_strategy"].startswith(f"revert {app_repo['bad_commit'][:12]}")
     assert 0 < d["confidence"] <= 0.95
-    shown = project.run("--json", "show", str(issue)).json()
+    shown = project.cli("--json", "show", str(issue)).json()
     assert shown["status"] == "diagnosed" and shown["diagnoses"][0]["culprit"]["path"] == "app/views.py"
-    text = project.run("show", str(issue)).stdout
+    text = project.cli("show", str(issue)).stdout
     assert "app/views.py:6: return" in text and app_repo["bad_commit"][:12] in text
-    assert project.run("--json", "diagnose").json()["diagnosed"] == []  # nothing left to do
+    assert project.cli("--json", "diagnose").json()["diagnosed"] == []  # nothing left to do
 
 
 def test_anthropic_tool_answer_is_stored_with_its_cost(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\n')
         api.script.append(tool_reply("report_diagnosis", good_diagnosis()))
-        result = project.run("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     (d,) = result.json()["diagnosed"]
     assert d["provider"] == "anthropic" and d["provider_confidence"] == 0.8 and d["confidence"] == 0.8
@@ -126,7 +126,7 @@ def test_invalid_answer_is_retried_once_with_the_validation_error(project: Proje
             tool_reply("report_diagnosis", good_diagnosis(confidence=7, affected_files="app/views.py")),
             tool_reply("report_diagnosis", good_diagnosis()),
         ])
-        result = project.run("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     assert len(api.requests) == 2
     feedback = api.requests[1]["messages"][-1]["content"][0]
@@ -138,17 +138,17 @@ def test_two_invalid_answers_fail_the_step_and_keep_the_issue(project: Project, 
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\n')
         api.script.extend([tool_reply("report_diagnosis", {"root_cause": "x"})] * 2)
-        result = project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 1
     assert "not a valid report_diagnosis" in result.stderr and "Traceback" not in result.stderr
-    assert project.run("--json", "show", str(issue)).json()["status"] == "detected"
+    assert project.cli("--json", "show", str(issue)).json()["status"] == "detected"
 
 
 def test_overloaded_529_is_retried(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\n')
         api.script.extend([error_reply(529, "overloaded_error", "Overloaded"), tool_reply("report_diagnosis", good_diagnosis())])
-        result = project.run("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     assert len(api.requests) == 2
     outcomes = [r[0] for r in sqlite3.connect(project.state).execute("SELECT outcome FROM llm_calls ORDER BY id")]
@@ -160,23 +160,23 @@ def test_timeouts_exhaust_retries_exit_1_with_state_and_audit_intact(project: Pr
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\ntimeout_s = 0.3\nmax_retries = 2\non_failure = "fail"\n')
         api.script.extend([3, 3, 3])
-        result = project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 1
     line = result.stderr.strip().splitlines()[-1]
     assert "after 3 attempt(s)" in line and "Timeout" in line
     assert len(api.requests) == 3
-    shown = project.run("--json", "show", str(issue)).json()
+    shown = project.cli("--json", "show", str(issue)).json()
     assert shown["status"] == "detected" and shown["diagnoses"] == []
     failure = [a for a in shown["audit"] if a["step"] == "diagnose"][-1]
     assert failure["decision"] == "failed" and "Timeout" in failure["reason"]
-    assert project.run("audit", "verify").exit_code == 0
+    assert project.cli("audit", "verify").exit_code == 0
 
 
 def test_prompt_never_contains_the_planted_secrets(project: Project, app_repo: dict) -> None:
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\n')
         api.script.append(tool_reply("report_diagnosis", good_diagnosis()))
-        assert project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).exit_code == 0
+        assert project.cli("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).exit_code == 0
     sent = b"".join(api.raw_bodies).decode()
     assert PLANTED_KEY not in sent and "hunter2-secret-value" not in sent
     assert "[REDACTED:anthropic-key]" in sent and "[REDACTED:secret]" in sent
@@ -187,11 +187,11 @@ def test_budget_exceeded_stops_the_call(project: Project, app_repo: dict) -> Non
     with FakeAnthropic() as api:
         issue = scanned(project, f'[llm]\nbase_url = "{api.base_url}"\nmax_cost_per_issue_usd = 0.001\non_failure = "fail"\n')
         api.script.append(tool_reply("report_diagnosis", good_diagnosis()))
-        result = project.run("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("diagnose", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 3
     assert api.requests == []
     assert "llm.max_cost_per_issue_usd" in result.stderr
-    shown = project.run("--json", "show", str(issue)).json()
+    shown = project.cli("--json", "show", str(issue)).json()
     assert shown["status"] == "needs_human" and "budget" in shown["status_reason"]
 
 
@@ -201,7 +201,7 @@ def test_daily_budget_counts_spend_across_issues(project: Project, app_repo: dic
         conn = sqlite3.connect(project.state)
         conn.execute("INSERT INTO llm_calls(ts, issue_id, step, model, cost_usd, outcome) VALUES (strftime('%Y-%m-%dT%H:%M:%f+00:00','now'), 99, 'diagnose', 'm', 0.0099, 'ok')")
         conn.commit()
-        result = project.run("--json", "diagnose", env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "diagnose", env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0  # the cron form: a refusal is a decision, not a failure
     assert result.json()["refused"][0]["rule"] == "llm.max_cost_per_day_usd"
     assert api.requests == []
@@ -209,7 +209,7 @@ def test_daily_budget_counts_spend_across_issues(project: Project, app_repo: dic
 
 def test_provider_anthropic_without_key_is_a_config_error(project: Project, app_repo: dict) -> None:
     scanned(project, '[llm]\nprovider = "anthropic"\n')
-    result = project.run("diagnose")
+    result = project.cli("diagnose")
     assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.stderr
 
 
@@ -222,13 +222,13 @@ def test_security_sensitive_culprit_lowers_confidence(project: Project) -> None:
     write_trace(root, frame_file="/app/app/auth/login.py", line=2, function="login", code="return user.name",
                 error="AttributeError: 'NoneType' object has no attribute 'name'")
     scanned(project)
-    (d,) = project.run("--json", "diagnose").json()["diagnosed"]
+    (d,) = project.cli("--json", "diagnose").json()["diagnosed"]
     assert any(a["delta"] == -0.2 and "security-sensitive" in a["reason"] for a in d["adjustments"])
     assert d["confidence"] == pytest.approx(d["provider_confidence"] - 0.2)
 
 
 def test_unknown_issue_is_a_usage_error(project: Project) -> None:
-    result = project.run("diagnose", "42")
+    result = project.cli("diagnose", "42")
     assert result.exit_code == 2 and "no issue 42" in result.stderr
 
 
@@ -249,6 +249,6 @@ def test_blame_names_the_commit_that_changed_the_failing_line(project: Project) 
     write_trace(root, frame_file="/var/task/app/views.py", line=2, function="title_of", code="label = item.name",
                 error="AttributeError: 'Item' object has no attribute 'name'")
     scanned(project)
-    (d,) = project.run("--json", "diagnose").json()["diagnosed"]
+    (d,) = project.cli("--json", "diagnose").json()["diagnosed"]
     assert d["culprit"]["path"] == "app/views.py"  # /var/task/ prefix stripped
     assert d["suspect_commit"]["sha"] == bad and d["suspect_commit"]["touched_culprit_line"] is True

@@ -31,8 +31,8 @@ def configure(project: Project, extra: str = "", commands: list[str] | None = No
 
 def diagnosed(project: Project, extra: str = "", commands: list[str] | None = None, env: dict | None = None) -> int:
     configure(project, extra, commands)
-    issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
-    result = project.run("--json", "diagnose", str(issue), env=env)
+    issue = project.cli("--json", "scan").json()["new_issues"][0]["id"]
+    result = project.cli("--json", "diagnose", str(issue), env=env)
     assert result.exit_code == 0, result.stderr
     return issue
 
@@ -81,7 +81,7 @@ def test_revert_of_the_recent_bad_commit_goes_red_to_green_and_leaves_the_checko
     (root / "README.md").write_text("uncommitted work in progress\n")  # the user's uncommitted change
     git(root, "add", "README.md")
     before = checkout_snapshot(root)
-    result = project.run("--json", "fix", str(issue))
+    result = project.cli("--json", "fix", str(issue))
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["status"] == "fix_ready" and data["branch"] == f"agent/fix-{issue}-1"
@@ -100,18 +100,18 @@ def test_revert_of_the_recent_bad_commit_goes_red_to_green_and_leaves_the_checko
     assert git(root, "log", "-1", "--format=%cn <%ce>|%an", data["branch"]) == "agent-cli <agent-cli@localhost>|agent-cli"
     assert git(root, "rev-parse", f"{data['branch']}^") == app["bad"]  # built on origin/main
     assert not list(load_settings(project.config).workdir_path.iterdir())  # the attempt's tree is gone
-    shown = project.run("--json", "show", str(issue)).json()
+    shown = project.cli("--json", "show", str(issue)).json()
     assert shown["status"] == "fix_ready" and shown["fixes"][-1]["sha"] == data["sha"]
-    assert data["branch"] in project.run("show", str(issue)).stdout
+    assert data["branch"] in project.cli("show", str(issue)).stdout
 
 
 def test_dry_run_prints_the_diff_and_commits_nothing(project: Project, app: dict) -> None:
     issue = diagnosed(project)
-    result = project.run("fix", str(issue), "--dry-run")
+    result = project.cli("fix", str(issue), "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "+    if item is None:" in result.stdout and "passed" in result.stdout and "nothing committed" in result.stdout
     assert git(project.root, "branch", "--list", "agent/*") == ""
-    assert project.run("--json", "show", str(issue)).json()["status"] == "diagnosed"
+    assert project.cli("--json", "show", str(issue)).json()["status"] == "diagnosed"
 
 
 def test_pre_existing_failing_test_does_not_block(project: Project, app: dict) -> None:
@@ -120,7 +120,7 @@ def test_pre_existing_failing_test_does_not_block(project: Project, app: dict) -
     commit(root, "legacy test")
     git(root, "push", "-q", "origin", "main")
     issue = diagnosed(project)
-    data = project.run("--json", "fix", str(issue)).json()
+    data = project.cli("--json", "fix", str(issue)).json()
     assert data["status"] == "fix_ready", data
     assert "test_legacy_broken" in data["attempts"][0]["validation"][0]["output_tail"]
 
@@ -129,7 +129,7 @@ def test_llm_fix_through_the_local_messages_api(project: Project, app: dict) -> 
     with FakeAnthropic() as api:
         issue = llm_diagnosed(project, api)
         api.script.append(llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE))
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["attempts"][0]["strategy"] == "llm" and data["status"] == "fix_ready"
@@ -143,7 +143,7 @@ def test_failing_first_answer_sends_test_output_to_the_second(project: Project, 
     with FakeAnthropic() as api:
         issue = llm_diagnosed(project, api)
         api.script.extend([llm_fix("app/views.py", GUARD_SEARCH, WRONG_REPLACE), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert [a["outcome"] for a in data["attempts"]] == ["failed", "committed"]
@@ -168,7 +168,7 @@ def test_protected_outside_and_symlinked_edits_are_rejected_and_nothing_is_writt
             llm_fix("../outside.py", "", "print('escaped')\n"),
             llm_fix("app/link.py", "SAFE = True", "SAFE = False"),
         ])
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 3, result.stderr
     reasons = [a["reasons"][0] for a in result.json()["attempts"]]
     assert "policy.protected_paths '.env*'" in reasons[0]
@@ -178,16 +178,16 @@ def test_protected_outside_and_symlinked_edits_are_rejected_and_nothing_is_writt
     assert not (project.root.parent / "outside.py").exists()
     assert outside_target.read_text() == "SAFE = True\n"
     assert git(project.root, "branch", "--list", "agent/*") == ""
-    audit = project.run("--json", "show", str(issue)).json()["audit"]
+    audit = project.cli("--json", "show", str(issue)).json()["audit"]
     assert sum(1 for a in audit if a["decision"] == "rejected") == 3
-    assert project.run("--json", "show", str(issue)).json()["status"] == "needs_human"
+    assert project.cli("--json", "show", str(issue)).json()["status"] == "needs_human"
 
 
 def test_ambiguous_search_is_rejected_with_text_the_model_can_use(project: Project, app: dict) -> None:
     with FakeAnthropic() as api:
         issue = llm_diagnosed(project, api)
         api.script.extend([llm_fix("app/views.py", "item", "thing"), llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE)])
-        data = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).json()
+        data = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"}).json()
     assert data["attempts"][0]["outcome"] == "failed"
     assert "matches 5 places" in data["attempts"][0]["reasons"][0]
     assert "matches 5 places" in api.requests[-1]["messages"][0]["content"]
@@ -199,7 +199,7 @@ def test_hanging_validation_is_killed_at_the_timeout(project: Project, app: dict
     issue = diagnosed(project, commands=[f"sleep 30 # {marker}"])
     project.config.write_text(project.config.read_text().replace("timeout_s = 60", "timeout_s = 1"))
     started = time.monotonic()
-    result = project.run("--json", "fix", str(issue))
+    result = project.cli("--json", "fix", str(issue))
     assert result.exit_code == 1
     attempt = result.json()["attempts"][0]
     assert attempt["validation"][0]["timed_out"] is True and "timed out" in attempt["reasons"][0]
@@ -240,7 +240,7 @@ def test_kill_9_during_validation_is_cleaned_up_by_the_next_run(project: Project
     else:
         assert _alive(pgid)  # portable mode: still running until the next run stops it
     project.config.write_text(held.replace('env = { HOLD = "1" }\n', ""))
-    result = project.run("--json", "fix", str(issue))
+    result = project.cli("--json", "fix", str(issue))
     assert result.exit_code == 0, result.stderr
     assert not Path(worktree).exists()
     assert not _alive(pgid)
@@ -260,17 +260,17 @@ def _alive(pid: int) -> bool:
 
 def test_fix_refuses_an_undiagnosed_issue_and_a_paused_agent(project: Project, app: dict) -> None:
     configure(project)
-    issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
-    result = project.run("fix", str(issue))
+    issue = project.cli("--json", "scan").json()["new_issues"][0]["id"]
+    result = project.cli("fix", str(issue))
     assert result.exit_code == 3 and "diagnosed" in result.stderr
-    project.run("diagnose", str(issue))
-    project.run("pause", "--reason", "freeze")
-    paused = project.run("fix", str(issue))
+    project.cli("diagnose", str(issue))
+    project.cli("pause", "--reason", "freeze")
+    paused = project.cli("fix", str(issue))
     assert paused.exit_code == 3 and "paused" in paused.stderr
-    assert project.run("fix", str(issue), "--dry-run").exit_code == 3  # a dry run runs model code too
-    project.run("resume")
+    assert project.cli("fix", str(issue), "--dry-run").exit_code == 3  # a dry run runs model code too
+    project.cli("resume")
     project.config.write_text(project.config.read_text().replace(f'commands = ["{PYTEST}"]', "commands = []"))
-    unvalidated = project.run("fix", str(issue))
+    unvalidated = project.cli("fix", str(issue))
     assert unvalidated.exit_code == 3 and "validate.commands" in unvalidated.stderr
 
 
@@ -288,7 +288,7 @@ def with_a_not_found_path(project: Project) -> Path:
 def test_offline_template_reuses_the_functions_not_found_path(project: Project, app: dict) -> None:
     root = with_a_not_found_path(project)
     issue = diagnosed(project, "[fix]\nrevert_max_age_h = 0\n")
-    data = project.run("--json", "fix", str(issue)).json()
+    data = project.cli("--json", "fix", str(issue)).json()
     assert data["status"] == "fix_ready", data
     assert data["attempts"][0]["strategy"] == "template"
     fixed = git(root, "show", f"{data['branch']}:app/views.py")

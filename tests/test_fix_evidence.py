@@ -32,7 +32,7 @@ def commit_app(root: Path, message: str) -> str:
 
 
 def fix_json(project: Project, *args: str, env: dict | None = None) -> tuple[int, dict]:
-    result = project.run("--json", "fix", *args, env=env)
+    result = project.cli("--json", "fix", *args, env=env)
     return result.exit_code, result.json()
 
 
@@ -139,7 +139,7 @@ def test_a_test_that_passes_without_the_fix_is_no_evidence(project: Project, app
 
 def test_failed_fix_is_recorded_as_failed_in_runs_and_status(project: Project, app: dict) -> None:
     issue = diagnosed(project, "[fix]\nrevert_max_age_h = 0\n")
-    assert project.run("fix", str(issue)).exit_code == 1
+    assert project.cli("fix", str(issue)).exit_code == 1
     outcome, exit_code = sqlite3.connect(project.state).execute(
         "SELECT outcome, exit_code FROM runs WHERE command = 'fix' ORDER BY started_at DESC LIMIT 1").fetchone()
     assert exit_code == 1 and outcome != "ok" and "no fix" in outcome
@@ -152,7 +152,7 @@ def test_refix_refuses_without_again_and_an_llm_outage_during_again_keeps_the_fi
     issue = diagnosed(project)
     code, first = fix_json(project, str(issue))
     assert code == 0 and first["status"] == "fix_ready"
-    refused = project.run("fix", str(issue))
+    refused = project.cli("fix", str(issue))
     assert refused.exit_code == 3 and first["branch"] in refused.stderr and "--again" in refused.stderr and "rule: fix.exists" in refused.stderr
     with FakeAnthropic() as api:
         api.script.extend([error_reply(500, "api_error", "down")] * 10)
@@ -167,7 +167,7 @@ def test_refix_refuses_without_again_and_an_llm_outage_during_again_keeps_the_fi
 
 def test_dry_runs_leave_no_attempt_rows_and_use_no_attempt_number(project: Project, app: dict) -> None:
     issue = diagnosed(project)
-    assert project.run("fix", str(issue), "--dry-run").exit_code == 0
+    assert project.cli("fix", str(issue), "--dry-run").exit_code == 0
     assert sqlite3.connect(project.state).execute("SELECT COUNT(*) FROM fixes").fetchone()[0] == 0
     code, data = fix_json(project, str(issue))
     assert code == 0 and data["branch"] == f"agent/fix-{issue}-1"

@@ -61,12 +61,12 @@ def test_tsc_errors_are_shown_and_setup_is_reused_with_the_state_outside_the_rep
         api.script.append(tool_reply("report_diagnosis", {"root_cause": "unknown team", "affected_files": ["src/teams.ts"],
                                                           "fix_strategy": "guard", "confidence": 0.8, "requires_human_approval": False,
                                                           "estimated_fix_minutes": 5}))
-        assert project.run("diagnose", str(issue), env=key).exit_code == 0
+        assert project.cli("diagnose", str(issue), env=key).exit_code == 0
         api.script.extend([
             tool_reply("propose_fix", {"summary": "guard", "confidence": 0.9, "edits": [{"path": "src/teams.ts", "search": SEARCH, "replace": BAD_TYPES}]}),
             tool_reply("propose_fix", {"summary": "guard", "confidence": 0.9, "edits": [{"path": "src/teams.ts", "search": SEARCH, "replace": GOOD}]}),
         ])
-        result = project.run("fix", str(issue), env=key)
+        result = project.cli("fix", str(issue), env=key)
     assert result.exit_code == 0, result.stdout + result.stderr
     out = result.stdout
     # The first attempt's type error, in tsc's own words, in the human output (not only in --json).
@@ -86,7 +86,7 @@ def test_offline_on_a_first_commit_neither_reverts_everything_nor_throws(ts_proj
     project = ts_project
     issue = project.cli("--json", "scan").json()["new_issues"][0]["id"]
     assert project.cli("diagnose", str(issue)).exit_code == 0
-    result = project.run("--json", "fix", str(issue), "--dry-run")
+    result = project.cli("--json", "fix", str(issue), "--dry-run")
     assert result.exit_code == 1
     reasons = {a["strategy"]: a["reasons"][0] for a in result.json()["attempts"]}
     assert "first commit" in reasons["revert"]

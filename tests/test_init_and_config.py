@@ -33,11 +33,11 @@ def test_init_writes_config_and_state_and_keeps_them_out_of_git_status(repo: Pat
 def test_init_refuses_to_overwrite_without_force(project: Project) -> None:
     project.config.write_text(project.config.read_text() + "\n# my edit\n")
     before = project.config.read_bytes()
-    result = project.run("init")
+    result = project.cli("init")
     assert result.exit_code == 2
     assert "already exists" in result.stderr and "--force" in result.stderr
     assert project.config.read_bytes() == before
-    assert project.run("init", "--force").exit_code == 0
+    assert project.cli("init", "--force").exit_code == 0
     assert b"# my edit" not in project.config.read_bytes()
 
 
@@ -102,9 +102,9 @@ def test_missing_repo_and_missing_config(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_file_and_names_itself_when_wrong(project: Project) -> None:
-    assert project.run("--json", "status").json()["level"] == 1
-    assert project.run("--json", "status", env={"AGENT_POLICY__AUTONOMY_LEVEL": "2"}).json()["level"] == 2
-    bad = project.run("status", env={"AGENT_POLICY__AUTONOMY_LEVEL": "9"})
+    assert project.cli("--json", "status").json()["level"] == 1
+    assert project.cli("--json", "status", env={"AGENT_POLICY__AUTONOMY_LEVEL": "2"}).json()["level"] == 2
+    bad = project.cli("status", env={"AGENT_POLICY__AUTONOMY_LEVEL": "9"})
     assert bad.exit_code == 2 and "AGENT_POLICY__AUTONOMY_LEVEL" in bad.stderr
 
 

@@ -58,13 +58,13 @@ def test_every_shape_is_redacted_in_every_placement(project: Project, app: dict)
     env = {"ANTHROPIC_API_KEY": "test-key"}
     with FakeAnthropic() as api:
         configure(project, f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n', commands=[PYTEST, *cat])
-        scanned = project.run("--json", "scan").json()
+        scanned = project.cli("--json", "scan").json()
         assert len(scanned["new_issues"]) >= 2, scanned
         leaky = " ; ".join(text for _, text in ONE_LINE[:20])  # the model echoes secrets back
         api.script.extend([tool_reply("report_diagnosis", {
             "root_cause": f"item is None; saw {leaky}", "affected_files": ["app/views.py"], "fix_strategy": "guard",
             "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5})] * len(scanned["new_issues"]))
-        assert project.run("--json", "diagnose", env=env).exit_code == 0
+        assert project.cli("--json", "diagnose", env=env).exit_code == 0
         issue = next(i["id"] for i in scanned["new_issues"] if "AttributeError" in i["title"])
         api.script.extend([
             tool_reply("propose_fix", {"summary": "guard", "confidence": 0.9,
@@ -73,7 +73,7 @@ def test_every_shape_is_redacted_in_every_placement(project: Project, app: dict)
             tool_reply("propose_fix", {"summary": f"guard item {ONE_LINE[0][1]}", "confidence": 0.9, "edits": [
                 {"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE + "  # GOOD_FIX"}]}),
         ])
-        result = project.run("--json", "fix", str(issue), env=env)
+        result = project.cli("--json", "fix", str(issue), env=env)
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert [a["outcome"] for a in data["attempts"]] == ["failed", "committed"]

@@ -48,13 +48,13 @@ def logs(project: Project) -> Path:
 
 
 def scan(project: Project, *args: str) -> dict:
-    result = project.run("--json", "scan", *args)
+    result = project.cli("--json", "scan", *args)
     assert result.exit_code == 0, result.stderr
     return result.json()
 
 
 def issues(project: Project) -> list[dict]:
-    return project.run("--json", "issues").json()["issues"]
+    return project.cli("--json", "issues").json()["issues"]
 
 
 def test_same_bug_groups_and_different_bugs_split(project: Project, logs: Path) -> None:
@@ -108,7 +108,7 @@ def test_traceback_split_across_reads_is_one_event(project: Project, logs: Path)
     assert scan(project)["events"] == 1
     (only,) = issues(project)
     assert only["title"].startswith("AttributeError") and only["count"] == 1
-    event = project.run("--json", "show", str(only["id"])).json()["events"][0]
+    event = project.cli("--json", "show", str(only["id"])).json()["events"][0]
     assert event["line"] == 2 and len(event["frames"]) == 2
 
 
@@ -204,11 +204,11 @@ def test_json_lines_and_js_stacks(project: Project, logs: Path) -> None:
     assert data["events"] == 3
     by_title = {i["title"]: i for i in issues(project)}
     assert by_title["charge failed"]["affected_users"] == 1
-    shown = project.run("--json", "show", str(by_title["charge failed"]["id"])).json()
+    shown = project.cli("--json", "show", str(by_title["charge failed"]["id"])).json()
     assert shown["request_paths"] == ["/api/pay"] and shown["events"][0]["request"]["status"] == 502
     assert "pino error" in by_title
     js = next(i for t, i in by_title.items() if t.startswith("TypeError"))
-    frames = project.run("--json", "show", str(js["id"])).json()["events"][0]["frames"]
+    frames = project.cli("--json", "show", str(js["id"])).json()["events"][0]["frames"]
     assert [f["in_app"] for f in frames] == [True, False]
 
 
@@ -251,7 +251,7 @@ def test_busy_5xx_on_an_api_path_escalates_to_p1(project: Project, logs: Path) -
     ))
     scan(project)
     (issue,) = issues(project)
-    shown = project.run("--json", "show", str(issue["id"])).json()
+    shown = project.cli("--json", "show", str(issue["id"])).json()
     assert shown["severity"] == "P1" and shown["severity_rule"].startswith("default:busy-5xx-api")
 
 
@@ -266,7 +266,7 @@ def test_resolved_issue_that_reappears_is_reopened_as_regression(project: Projec
         f.write(KEYERROR.format(ts="2026-11-21 11:00:01,000", rid="2"))
     data = scan(project)
     assert data["regressions"] == [1]
-    shown = project.run("--json", "show", "1").json()
+    shown = project.cli("--json", "show", "1").json()
     assert shown["status"] == "detected" and shown["regressions"] == 1
     assert any(a["decision"] == "reopened" and "regression" in a["reason"] for a in shown["audit"])
 
@@ -386,7 +386,7 @@ def test_dry_run_events_reads_from_the_start_and_changes_nothing(project: Projec
     log.write_text(info(1) + KEYERROR.format(ts="2026-11-21 10:00:01,000", rid="1") + "2026-11-21 10:00:02,000 WARN app: low disk 5%\n")
     scan(project)
     before = project.state.read_bytes()
-    result = project.run("scan", "--dry-run", "--events")
+    result = project.cli("scan", "--dry-run", "--events")
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["line"], r["level"], r["exception_type"], r["severity"]) for r in records] == [
@@ -396,7 +396,7 @@ def test_dry_run_events_reads_from_the_start_and_changes_nothing(project: Projec
     # --path reads one file; neither run touched state or cursors.
     other = project.root / "other.log"
     other.write_text(KEYERROR.format(ts="2026-11-21 10:00:01,000", rid="9"))
-    only = project.run("scan", "--dry-run", "--events", "--path", str(other))
+    only = project.cli("scan", "--dry-run", "--events", "--path", str(other))
     assert [json.loads(line)["path"] for line in only.stdout.splitlines()] == [str(other)]
     assert project.state.read_bytes() == before
 
@@ -408,7 +408,7 @@ def test_min_level_decides_what_is_an_event(project: Project, logs: Path) -> Non
 
 
 def test_unknown_source_is_a_usage_error(project: Project, logs: Path) -> None:
-    result = project.run("scan", "--source", "nope")
+    result = project.cli("scan", "--source", "nope")
     assert result.exit_code == 2 and "unknown source nope" in result.stderr
 
 
@@ -421,7 +421,7 @@ def test_error_rate_metrics_are_kept_per_source(project: Project, logs: Path) ->
 
 def test_bundled_example_log_reads_as_documented(project: Project) -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "logs" / "mixed.log"
-    result = project.run("scan", "--dry-run", "--events", "--path", str(example))
+    result = project.cli("scan", "--dry-run", "--events", "--path", str(example))
     assert result.exit_code == 0, result.stderr
     got = [(r["line"], r["level"], r["exception_type"], r["severity"]) for r in map(json.loads, result.stdout.splitlines())]
     assert got == [

@@ -142,7 +142,7 @@ def run_hostile_fix(project: Project, tmp_path: Path, sandbox: str) -> tuple[dic
         project.config.write_text(project.config.read_text().replace("[validate]\n", f'[validate]\nsandbox = "{sandbox}"\n'))
         api.script.append(hostile_fix(project, loot, exfil))
         before, before_git = checkout_snapshot(root), git_snapshot(root)
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": API_KEY})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": API_KEY})
     exfil.server.shutdown()
     return result.json(), result.exit_code, loot, exfil, before, before_git
 
@@ -192,7 +192,7 @@ def test_in_portable_mode_the_key_is_scrubbed_and_the_integrity_check_refuses(pr
     assert reason.startswith("integrity violation") and "README.md changed in the checkout" in reason
     assert ".git/hooks/post-checkout appeared" in reason
     assert data["branch"] is None and git(project.root, "branch", "--list", "agent/*") == ""
-    audit = project.run("--json", "show", str(data["issue"])).json()["audit"]
+    audit = project.cli("--json", "show", str(data["issue"])).json()["audit"]
     assert any(a["decision"] == "integrity-violation" and "post-checkout" in a["reason"] for a in audit)
     # What the portable mode could not stop is named, not hidden: the person restores it.
     assert (project.root / "README.md").read_text().endswith("pwned\n")
@@ -206,7 +206,7 @@ def test_commit_is_built_from_the_gated_edits_not_from_what_validation_left(proj
         project.config.write_text(project.config.read_text().replace("[validate]\n", '[validate]\nsandbox = "none"\n'))
         api.script.append(tool_reply("propose_fix", {"summary": "guard", "confidence": 0.9, "edits": [
             {"path": "app/views.py", "search": GUARD_SEARCH, "replace": GUARD_REPLACE}]}))
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 0, result.stderr
     data = result.json()
     attempt = data["attempts"][0]
@@ -224,7 +224,7 @@ def test_paused_dry_run_asks_no_model_and_runs_no_command(project: Project, app:
         configure(project, f'[llm]\nbase_url = "{api.base_url}"\n', commands=[f"touch {marker}"])
         asked = len(api.requests)
         project.cli("pause", "--reason", "incident")
-        result = project.run("fix", str(issue), "--dry-run", env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("fix", str(issue), "--dry-run", env={"ANTHROPIC_API_KEY": "test-key"})
         assert len(api.requests) == asked
     assert result.exit_code == 3 and "rule: paused" in result.stderr
     assert not marker.exists()
@@ -249,7 +249,7 @@ def test_a_hostile_edit_path_never_reaches_the_files_placeholder(project: Projec
         configure(project, f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n', commands=["echo {files}", PYTEST])
         api.script.extend([tool_reply("propose_fix", {"summary": "x", "confidence": 0.9, "edits": [
             {"path": f"app/$(touch {marker}).py", "search": "", "replace": "x = 1\n"}]})] * 3)
-        result = project.run("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
+        result = project.cli("--json", "fix", str(issue), env={"ANTHROPIC_API_KEY": "test-key"})
     assert result.exit_code == 3
     assert "control or shell characters" in result.json()["attempts"][0]["reasons"][0]
     assert not marker.exists()
@@ -268,7 +268,7 @@ def test_state_dir_gets_its_gitignore_without_init_and_cleanup_spares_foreign_en
     for path in foreign:
         path.mkdir(parents=True)
         (path / "keep.txt").write_text("mine\n")
-    result = project.run("--json", "fix", str(issue))
+    result = project.cli("--json", "fix", str(issue))
     assert result.exit_code == 0, result.stderr
     for path in foreign:
         assert (path / "keep.txt").read_text() == "mine\n"
@@ -286,6 +286,7 @@ def _path_without_bwrap(tmp_path: Path) -> str:
 
 def test_required_bwrap_that_cannot_run_is_a_refusal_and_auto_says_portable(project: Project, app: dict, tmp_path: Path) -> None:
     issue = diagnosed_offline(project)
+    # Real processes: the sandbox probe is cached per process, and this test changes PATH under it.
     marker = tmp_path / "validation-ran"
     configure(project, commands=[f"touch {marker}"])
     no_bwrap = {"PATH": _path_without_bwrap(tmp_path)}
@@ -303,8 +304,8 @@ def test_required_bwrap_that_cannot_run_is_a_refusal_and_auto_says_portable(proj
 
 def diagnosed_offline(project: Project) -> int:
     configure(project)
-    issue = project.run("--json", "scan").json()["new_issues"][0]["id"]
-    assert project.run("diagnose", str(issue)).exit_code == 0
+    issue = project.cli("--json", "scan").json()["new_issues"][0]["id"]
+    assert project.cli("diagnose", str(issue)).exit_code == 0
     return issue
 
 
