@@ -102,6 +102,11 @@ def _scan(run: "Run", cycle: Cycle) -> None:
     if cycle.dry_run:
         cycle.note("scan", None, "skipped", reason="dry run: no cursor moves")
         return
+    from agent_cli.detect.unchanged import nothing_new
+
+    if nothing_new(run.settings, run.state):  # cron's usual cycle: no parser is even imported
+        cycle.note("scan", None, "scanned", events=0, new_issues=0, regressions=0, unchanged=True)
+        return
     from agent_cli.detect.scan import scan
 
     result = scan(run)  # new issues are in the outbox (agent_cli.outbox), as from any scan

@@ -33,6 +33,7 @@ print(repr(sorted(m for m in sys.modules if m.split('.')[0] in {'agent_cli', 'an
 PARSING = {"agent_cli", "agent_cli.cli", "agent_cli.errors"}
 # What no idle cycle and no dashboard needs: the client, HTTP, templates, charts, notification services, and the step machinery.
 NEVER_IDLE = ("anthropic", "httpx", "git", "jinja2", "pygal", "apprise", "tenacity", "agent_cli.fix", "agent_cli.llm.", "agent_cli.notify",
+              "agent_cli.detect.scan", "agent_cli.detect.events", "agent_cli.detect.sources", "agent_cli.detect.masking",
               "agent_cli.report", "agent_cli.release.deploy", "agent_cli.release.verify", "agent_cli.release.rollback",
               "agent_cli.release.assess", "agent_cli.release.incident", "agent_cli.redact", "agent_cli.gates")
 

@@ -16,6 +16,7 @@ JSON output (`--json`) is left alone: json.dumps already escapes it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -88,6 +89,11 @@ class Output:
 
     @property
     def rich(self) -> bool:
+        # Piped output (cron mail, CI logs) is plain, and then rich's console (tens of ms to import) is never built.
+        # FORCE_COLOR / TTY_COMPATIBLE are rich's own ways to ask for a terminal where there is none.
+        built = "console" in self.__dict__  # a console already made (or given) decides for itself
+        if not (built or sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE")):
+            return False
         return bool(self.console.is_terminal)
 
     def result(self, data: dict[str, Any], render_text: Callable[[], None] | None = None) -> None:

@@ -6,7 +6,6 @@ the cursors to store. Readers never raise for bad input; they report it.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import shlex
@@ -22,9 +21,9 @@ from agent_cli.detect.events import Event, Frame, level_at_least, parse_block, p
 from agent_cli.detect.linking import FailureFolder
 from agent_cli.detect.parallel import can_fork, fork_map, safe_split
 from agent_cli.detect.record_finder import MAX_LINE_BYTES, BufferScan, markers_for, scan_buffer
+from agent_cli.detect.unchanged import HEAD_BYTES, expand_paths, head_hash  # noqa: F401  (expand_paths: part of this module's face)
 
 CHUNK_BYTES = 8 * 1024 * 1024  # a chunk's candidate lines and records are held at once: this bounds them
-HEAD_BYTES = 64
 MAX_JUNIT_BYTES = 64 * 1024 * 1024
 MAX_COMMAND_OUTPUT = 256 * 1024 * 1024
 
@@ -51,12 +50,6 @@ class SourceRead:
     forget: list[str] = field(default_factory=list)  # cursor paths whose file is gone (rotated away and finished)
 
 
-def _head_hash(f: Any, size: int) -> str:
-    n = min(size, HEAD_BYTES)
-    f.seek(0)
-    return f"{n}:{hashlib.sha1(f.read(n)).hexdigest()}"
-
-
 def _same_file_start(f: Any, size: int, stored: str) -> bool:
     try:
         n = int(stored.split(":", 1)[0])
@@ -66,14 +59,6 @@ def _same_file_start(f: Any, size: int, stored: str) -> bool:
         return False
     f.seek(0)
     return f"{n}:{hashlib.sha1(f.read(n)).hexdigest()}" == stored
-
-
-def expand_paths(source: SourceConfig, repo: Path) -> list[Path]:
-    found: set[Path] = set()
-    for pattern in source.paths:
-        full = pattern if os.path.isabs(pattern) else str(repo / pattern)
-        found.update(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-    return sorted(found)
 
 
 def _parse_buffer(buf: bytes, source: SourceConfig, *, path: str | None, base_offset: int, base_line: int, final: bool,
@@ -210,7 +195,7 @@ def read_file(source: SourceConfig, file: Path, cursor: Cursor | None, *, from_s
                 line_no += scanned.lines - 1
                 carry_offset += len(carry)
                 skipping = True
-        new_cursor = Cursor(str(file), st.st_dev, st.st_ino, carry_offset, line_no, _head_hash(f, size), skipping)
+        new_cursor = Cursor(str(file), st.st_dev, st.st_ino, carry_offset, line_no, head_hash(f, size), skipping)
     return events, lines, errors, new_cursor
 
 
