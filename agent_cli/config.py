@@ -593,11 +593,10 @@ def anthropic_key() -> str | None:
 def _check_model(settings: Settings, config_path: Path, origins: dict[tuple[str, ...], str], today: date) -> None:
     """A model that would be called must be one that can be: not retired, known or priced, given a thinking setting it takes.
     With the offline provider (or `auto` without a key) it is never called, so it is not checked."""
-    from agent_cli import llm_catalog
-
     llm = settings.llm
     if llm.provider == "offline" or (llm.provider == "auto" and not anthropic_key()):
         return
+    from agent_cli import llm_catalog
     try:
         llm_catalog.check(llm.model, priced=llm.price_input_per_mtok is not None and llm.price_output_per_mtok is not None,
                           thinking=llm.thinking, today=today)
