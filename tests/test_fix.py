@@ -307,3 +307,22 @@ def test_an_unusable_model_falls_back_to_the_offline_template(project: Project, 
     assert data["attempts"][0]["reasons"][0].startswith("llm unavailable: model 'claude-sonnet-5-5' not found (404)")
     assert len(api.requests) == 1 and data["status"] == "fix_ready"
     assert 'if item is None:' in git(project.root, "show", f"{data['branch']}:app/views.py")
+
+
+def test_agent_run_diagnoses_and_fixes_through_a_model_that_refuses_forced_tools(project: Project, app: dict) -> None:
+    """Issue 17's 'done when': a whole cycle against a server that answers forced tool use and thinking: disabled with 400."""
+    with FakeAnthropic() as api:
+        configure(project, f'[llm]\nbase_url = "{api.base_url}"\n[fix]\nrevert_max_age_h = 0\n')
+        api.script.extend([
+            tool_reply("report_diagnosis", {"root_cause": "item can be None", "affected_files": ["app/views.py"], "fix_strategy": "guard",
+                                            "confidence": 0.85, "requires_human_approval": False, "estimated_fix_minutes": 5},
+                       thinking="The lookup returns None for unknown ids."),
+            llm_fix("app/views.py", GUARD_SEARCH, GUARD_REPLACE),
+        ])
+        result = project.cli("--json", "run", "--level", "1", env={"ANTHROPIC_API_KEY": "test-key"})
+    assert result.exit_code == 0, result.stderr
+    actions = {(a["step"], a["action"]) for a in result.json()["actions"]}
+    assert ("diagnose", "diagnosed") in actions and ("fix", "fixed") in actions
+    assert api.rejected == [] and [r["tool_choice"] for r in api.requests] == [{"type": "auto"}] * 2
+    shown = project.cli("--json", "show", "1").json()
+    assert shown["diagnoses"][-1]["provider"] == "anthropic" and shown["fixes"][-1]["strategy"] == "llm"
