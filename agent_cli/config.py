@@ -590,11 +590,17 @@ def anthropic_key() -> str | None:
     return os.environ.get("ANTHROPIC_API_KEY") or None
 
 
+def resolved_provider(settings: Settings) -> str:
+    """The provider a step uses: `auto` is anthropic when ANTHROPIC_API_KEY is set, else offline."""
+    chosen = settings.llm.provider
+    return ("anthropic" if anthropic_key() else "offline") if chosen == "auto" else chosen
+
+
 def _check_model(settings: Settings, config_path: Path, origins: dict[tuple[str, ...], str], today: date) -> None:
     """A model that would be called must be one that can be: not retired, known or priced, given a thinking setting it takes.
     With the offline provider (or `auto` without a key) it is never called, so it is not checked."""
     llm = settings.llm
-    if llm.provider == "offline" or (llm.provider == "auto" and not anthropic_key()):
+    if resolved_provider(settings) == "offline":
         return
     from agent_cli import llm_catalog
     try:

@@ -44,10 +44,9 @@ def load(state: State, issue_id: int) -> dict[str, Any]:
     return issue
 
 
-def committed_fix(state: State, issue_id: int) -> dict[str, Any] | None:
-    """The issue's current committed fix, JSON decoded, or None (a replaced one is `superseded`)."""
-    found = store_fixes.committed(state, issue_id)
-    return decoded([found])[0] if found else None
+def committed_fix(issue: dict[str, Any]) -> dict[str, Any] | None:
+    """The current committed fix among a loaded issue's attempts, or None (a replaced one is `superseded`)."""
+    return next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
 
 
 # A person's actions on an issue ------------------------------------------------------------------------

@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_cli import audit, clock, llm_catalog, retry
-from agent_cli.config import Settings, anthropic_key
+from agent_cli import audit, clock, llm_catalog, outbox, retry
+from agent_cli.config import Settings, anthropic_key, resolved_provider
 from agent_cli.errors import AgentError, ConfigError, PolicyRefused, StepFailed
 from agent_cli.llm_answer import (  # noqa: F401  (re-exported: the accounting is part of this module's face)
     MALFORMED_KINDS,
@@ -78,23 +78,17 @@ class LLMUnavailable(StepFailed):
         self.reason = reason
 
 
-def api_key() -> str | None:
-    return anthropic_key()
-
-
 def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
     """What a call of `model` costs at the catalog's price (an unknown model: the dearest)."""
     return llm_catalog.price(model).cost(input_tokens, output_tokens)
 
 
 def provider_name(settings: Settings) -> str:
-    """`auto` means anthropic when ANTHROPIC_API_KEY is set, else offline."""
-    chosen = settings.llm.provider
-    if chosen == "auto":
-        return "anthropic" if api_key() else "offline"
-    if chosen == "anthropic" and not api_key():
+    """`auto` means anthropic when ANTHROPIC_API_KEY is set, else offline; `anthropic` without a key is a usage error."""
+    provider = resolved_provider(settings)
+    if provider == "anthropic" and not anthropic_key():
         raise ConfigError("llm.provider is 'anthropic' but ANTHROPIC_API_KEY is not set")
-    return chosen
+    return provider
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -165,7 +159,7 @@ class ToolCaller:
             import anthropic
 
             self._client = anthropic.Anthropic(
-                api_key=api_key(),
+                api_key=anthropic_key(),
                 base_url=self.settings.llm.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
                 max_retries=0,  # retries are ours (tenacity), in one layer
                 timeout=self.settings.llm.timeout_s,
@@ -341,29 +335,29 @@ class ToolCaller:
         raise StepFailed(f"LLM answer was not a valid {name} after a retry: {_one_line(problem, 500)}")
 
 
-def fall_back(run: Any, *, issue_id: int, step: str, exc: LLMUnavailable | BudgetExceeded, instead: str) -> str:
+def fall_back(run: Any, *, issue_id: int, step: str, exc: LLMUnavailable | BudgetExceeded | None, instead: str) -> str:
     """Record that `step` uses the offline provider (`instead`) for this issue; returns the note kept with the result.
 
-    An unusable API (or the day's budget spent) marks the outage (for `status`, once notified) and spares the rest
-    of this run further calls; an issue's own budget concerns that issue only.
+    `exc` None: this run already found the API unusable (`run.llm_down`), so no call was made. An unusable API (or the
+    day's budget spent) marks the outage for `status`, spares the rest of this run further calls, and puts one
+    notification per outage in the outbox; an issue's own budget concerns that issue only.
     """
-    if isinstance(exc, LLMUnavailable):
-        reason, outage = exc.reason, True
-    else:
-        reason, outage = f"budget spent ({exc.rule}): {exc.message}", exc.rule == "llm.max_cost_per_day_usd"
-    note = f"llm unavailable: {_one_line(reason, 300)}"
     details: dict[str, Any] = {"provider": "offline", "instead": instead, "rule": getattr(exc, "rule", None)}
-    if outage:
-        run.llm_down = note
-        details["since"] = mark_degraded(run.state, reason, utcnow())["since"]
+    if exc is None:
+        note = str(run.llm_down)
+    else:
+        if isinstance(exc, LLMUnavailable):
+            reason, outage = exc.reason, True
+        else:
+            reason, outage = f"budget spent ({exc.rule}): {exc.message}", exc.rule == "llm.max_cost_per_day_usd"
+        note = f"llm unavailable: {_one_line(reason, 300)}"
+        if outage:
+            run.llm_down = note
+            details["since"] = since = mark_degraded(run.state, reason, utcnow())["since"]
+            # The dedupe key names the outage's start, which holds until a call succeeds: one message per outage.
+            outbox.record(run.state, "agent_trouble", title="LLM unavailable: working offline", key=f"llm-degraded:{since}",
+                          message=f"{note}. Diagnoses and fixes use the offline analyser until a call succeeds.", run_id=run.run_id)
     run.audit(step=step, decision="llm-fallback", issue_id=issue_id, reason=f"{note}; {instead} instead", details=details)
-    if outage:
-        from agent_cli.notify import notify
-
-        # One message per outage: the dedupe key names its start, which holds until a call succeeds.
-        notify(run.state, run.settings, "agent_trouble", title="LLM unavailable: working offline",
-               message=f"{note}. Diagnoses and fixes use the offline analyser until a call succeeds.",
-               dedupe_key=f"llm-degraded:{details['since']}", run_id=run.run_id)
     return note
 
 

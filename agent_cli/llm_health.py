@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from agent_cli import llm_catalog
-from agent_cli.config import Settings, anthropic_key
+from agent_cli.config import Settings, resolved_provider
 from agent_cli.state import State, utcnow
 from agent_cli.store import settings as settings_store
 
@@ -37,8 +37,7 @@ def mark_recovered(state: State) -> None:
 
 def llm_status(settings: Settings, state: State, today: date) -> dict[str, Any]:
     """What `status` and `run` say of the model: provider, model, an outage, a retirement coming."""
-    chosen = settings.llm.provider
-    provider = ("anthropic" if anthropic_key() else "offline") if chosen == "auto" else chosen
+    provider = resolved_provider(settings)
     calls = provider == "anthropic"
     outage = degraded(state)
     warnings = [w for w in (llm_catalog.retirement_warning(settings.llm.model, today) if calls else None,

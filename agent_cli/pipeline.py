@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_cli import approvals, clock, policy
 from agent_cli.errors import AgentError, PolicyRefused
-from agent_cli.issues import load
+from agent_cli.issues import committed_fix, load
 from agent_cli.release import records
 from agent_cli.store import deployments, fixes
 from agent_cli.store import issues as issue_store
@@ -174,7 +174,7 @@ def _fix(run: "Run", cycle: Cycle) -> None:
             from agent_cli.fix.step import fix
 
             # A rolled-back issue's committed fix is the one that failed: it is replaced.
-            result = fix(run, issue_id, again=issue["status"] == "rolled_back", mode="auto")
+            result = fix(run, issue_id, again=issue["status"] == "rolled_back", mode="auto")  # gates.AUTO, without importing gates idle
             if result.succeeded:
                 cycle.note("fix", issue_id, "fixed", verdict, sha=result.sha, branch=result.branch)
             else:
@@ -201,7 +201,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     from agent_cli.release.deploy import deploy
 
     issue = load(run.state, issue_id)
-    fix_row = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
+    fix_row = committed_fix(issue)
     if fix_row is None:
         return
     verdict = deploy_gate(run, issue, env, cycle)
@@ -226,7 +226,7 @@ def _gate_and_deploy(run: "Run", cycle: Cycle, issue_id: int, env: str) -> None:
     if approved is not None:
         approvals.consume(run.state, issue_id, gate, run_id=run.run_id)
     try:
-        result = deploy(run, issue_id, env, mode="auto", verdict=verdict)
+        result = deploy(run, issue_id, env, mode="auto", verdict=verdict)  # gates.AUTO
     except PolicyRefused as exc:
         cycle.note("deploy", issue_id, f"not deployed to {env}", policy.Decision(policy.REFUSE, exc.rule, exc.message))
         return

@@ -87,9 +87,8 @@ def _diagnose_one(run: Run, issue: dict[str, Any], provider: str, git: Any) -> d
     cost, model, note = 0.0, None, None
     answer: DiagnosisAnswer | None = None
     if provider == "anthropic" and run.llm_down and settings.llm.on_failure == "offline":
-        provider, note = "offline", run.llm_down  # this run already found the API unusable: no more calls
-        run.audit(step="diagnose", decision="llm-fallback", issue_id=issue["id"], reason=f"{note}; offline analysis instead",
-                  details={"provider": "offline", "instead": "offline analysis"})
+        # This run already found the API unusable: no more calls.
+        provider, note = "offline", fall_back(run, issue_id=issue["id"], step="diagnose", exc=None, instead="offline analysis")
     if provider == "anthropic":
         prompt = redact(diagnosis_prompt(issue, ctx.as_dict(), suspects), emails=settings.diagnose.redact_emails)
         try:

@@ -22,7 +22,7 @@ from agent_cli.fix.message import commit_message
 from agent_cli.fix.strategies import AttemptFailed, plan_strategies
 from agent_cli.fix.validate import CommandResult
 from agent_cli.gitrepo import GitError, GitRepo, committer_env
-from agent_cli.issues import load
+from agent_cli.issues import committed_fix, load
 from agent_cli.redact import redact
 from agent_cli.runner import Run
 from agent_cli.sandbox import sandbox_for
@@ -61,7 +61,7 @@ class FixResult:
 def fix_facts(run: Run, issue: dict[str, Any], *, again: bool = False, dry_run: bool = False) -> gates.FixFacts:
     """What the fix gate decides on, for `issue` as `issues.load` reads it."""
     diagnosis = issue["diagnoses"][-1] if issue["diagnoses"] else {}
-    existing = next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
+    existing = committed_fix(issue)
     used = None if dry_run else limits.fixes_last_hour(run.state, run.settings)[0]
     return gates.FixFacts(
         issue_id=issue["id"], status=issue["status"], paused=pause_state(run.state), auto_fixable=bool(issue["auto_fixable"]),

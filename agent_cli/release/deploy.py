@@ -9,6 +9,7 @@ from agent_cli import clock, gates, limits, outbox, policy, transitions
 from agent_cli.controls import pause_state
 from agent_cli.errors import PolicyRefused, StepFailed
 from agent_cli.gitrepo import GitRepo, committer_env
+from agent_cli.issues import committed_fix, load
 from agent_cli.release import branch, measure, records, shell
 from agent_cli.release.states import move_deployment
 from agent_cli.state import utcnow
@@ -25,7 +26,7 @@ _FROM = {"staging": ("fix_ready",), "production": ("staging", "fix_ready")}
 def deploy_facts(run: "Run", issue: dict[str, Any], env_name: str, *, remote_deploys: int | None = None) -> gates.DeployFacts:
     """What the deploy gate decides on, for `issue` as `issues.load` reads it. `remote_deploys`: a count fetched this run."""
     settings, state = run.settings, run.state
-    fix = committed_of(issue)
+    fix = committed_fix(issue)
     used, _ = limits.deploys_last_day(state, settings, remote=remote_deploys)
     busy = records.active(state, env_name)
     staging_required = env_name != "staging" and "staging" in settings.environments
@@ -42,17 +43,14 @@ def deploy_facts(run: "Run", issue: dict[str, Any], env_name: str, *, remote_dep
     )
 
 
-def committed_of(issue: dict[str, Any]) -> dict[str, Any] | None:
-    """The issue's current committed fix among its loaded attempts (a replaced one is `superseded`)."""
-    return next((f for f in reversed(issue["fixes"]) if f["status"] == "committed"), None)
-
-
 def deploy_decision(run: "Run", issue_id: int, env_name: str, mode: str = gates.MANUAL) -> policy.Verdict:
     """The deploy gate's verdict over every rule, deciding nothing (`agent deploy --dry-run`)."""
-    from agent_cli.issues import load
-
     run.settings.environment(env_name)
-    return gates.deploy_gate(deploy_facts(run, load(run.state, issue_id), env_name), run.settings.policy, mode)
+    return _verdict(run, load(run.state, issue_id), env_name, mode)
+
+
+def _verdict(run: "Run", issue: dict[str, Any], env_name: str, mode: str) -> policy.Verdict:
+    return gates.deploy_gate(deploy_facts(run, issue, env_name), run.settings.policy, mode)
 
 
 def deploy(run: "Run", issue_id: int, env_name: str, *, mode: str = gates.MANUAL, verdict: policy.Verdict | None = None) -> dict[str, Any]:
@@ -60,15 +58,13 @@ def deploy(run: "Run", issue_id: int, env_name: str, *, mode: str = gates.MANUAL
 
     `agent run` evaluates the gate itself (it files approvals and waits out cancel windows) and passes its `verdict`.
     """
-    from agent_cli.issues import load
-
     settings, state = run.settings, run.state
     env = settings.environment(env_name)
     issue = load(state, issue_id)
-    verdict = verdict or deploy_decision(run, issue_id, env_name, mode)
+    verdict = verdict or _verdict(run, issue, env_name, mode)
     if not verdict.decision.passes:
         raise PolicyRefused(verdict.decision.reason, rule=verdict.decision.rule)
-    fix = committed_of(issue)
+    fix = committed_fix(issue)
     assert fix is not None  # the gate's deploy.fix
     git = GitRepo.of(settings)
     previous = branch.head(git, env)
